@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from explorer.errors import UserError
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WEIGHTS_DIR = ASSETS / "weights"
 
@@ -45,7 +47,7 @@ MAX_WEIGHTS_BYTES = 40 * 1024 * 1024
 MAX_ABS_WEIGHT = 1e6
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError):
     """A weights file that cannot be used, with a sentence a student understands."""
 
 
@@ -377,8 +379,6 @@ def conv_params(in_channels: int, out_channels: int, k: int) -> int:
 def linear_params(in_features: int, out_features: int) -> int:
     """Weights and biases of a fully connected layer: ``out·in + out``."""
     return out_features * in_features + out_features
-
-
 
 
 __all__ = [

@@ -128,7 +128,14 @@ def load_cifar10(folder: Path) -> Dataset:
         "pixels; the headline accuracy is measured on those only.",
     ]
     return Dataset(
-        "cifar10", CIFAR10_CLASSES, x_train, y_train, x_test, y_test, test_exact, str(folder),
+        "cifar10",
+        CIFAR10_CLASSES,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        test_exact,
+        str(folder),
         notes,
     )
 
@@ -149,8 +156,15 @@ def load_mnist(path: Path) -> Dataset:
         "Digits padded from 28×28 to 32×32 with black and repeated on three channels.",
     ]
     return Dataset(
-        "mnist", DIGIT_CLASSES, mnist_to_32(x_train), y_train, mnist_to_32(x_test), y_test,
-        np.ones(len(x_test), dtype=bool), str(path), notes,
+        "mnist",
+        DIGIT_CLASSES,
+        mnist_to_32(x_train),
+        y_train,
+        mnist_to_32(x_test),
+        y_test,
+        np.ones(len(x_test), dtype=bool),
+        str(path),
+        notes,
     )
 
 
@@ -175,9 +189,7 @@ def augment_crop_flip(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> to
     return out
 
 
-def augment_affine(
-    x: torch.Tensor, gen: torch.Generator, background: float = 0.0
-) -> torch.Tensor:
+def augment_affine(x: torch.Tensor, gen: torch.Generator, background: float = 0.0) -> torch.Tensor:
     """Small random rotations (±12°), scalings (0.9–1.1) and shifts (±2.5 px) for digits, so
     that the network also reads digits drawn by hand on the canvas. ``background`` is the
     normalised value of black."""
