@@ -25,8 +25,10 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from explorer.errors import UserError
 
-class ConvolutionError(ValueError):
+
+class ConvolutionError(UserError):
     """Settings or inputs that make a convolution impossible, in words a student understands."""
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.errors import UserError
 
-class KernelError(ValueError):
+
+class KernelError(UserError):
     """A kernel that cannot be used, with a sentence a student understands."""
 
 
