@@ -381,6 +381,23 @@ def linear_params(in_features: int, out_features: int) -> int:
     return out_features * in_features + out_features
 
 
+def parameter_arithmetic(model: SimpleCNN) -> list[tuple[str, str, int]]:
+    """For each layer with parameters, ``(name, worked formula, count)`` read from the layer's
+    own dimensions, e.g. ``("conv1", "32·3·3·3 + 32 = 896", 896)``."""
+    out: list[tuple[str, str, int]] = []
+    for name in ("conv1", "conv2", "conv3"):
+        conv: nn.Conv2d = getattr(model, name)
+        o, i, k = conv.out_channels, conv.in_channels, conv.kernel_size[0]
+        n = conv_params(i, o, k)
+        out.append((name, f"{o}·{i}·{k}·{k} + {o} = {n:,}", n))
+    for name in ("fc1", "fc2"):
+        fc: nn.Linear = getattr(model, name)
+        o, i = fc.out_features, fc.in_features
+        n = linear_params(i, o)
+        out.append((name, f"{o}·{i:,} + {o} = {n:,}", n))
+    return out
+
+
 __all__ = [
     "CIFAR10_CLASSES",
     "DIGIT_CLASSES",
@@ -400,6 +417,7 @@ __all__ = [
     "linear_params",
     "load_choice",
     "load_state_dict_bytes",
+    "parameter_arithmetic",
     "parameter_totals",
     "validate_state_dict",
 ]

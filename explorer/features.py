@@ -1,0 +1,462 @@
+"""One forward pass that records what every stage of SimpleCNN computes, and the filters.
+
+    acts = capture_activations(model, preprocess(img32, pre))   # img32: 32×32×3 uint8
+    acts.stages["conv1"]    # 32×32×32 float32: 32 maps of 32×32
+    acts.stages["softmax"]  # 10 probabilities
+
+Everything returned is a plain NumPy array on the CPU; nothing is displayed here and nothing is
+kept between calls (the hooks are removed in ``finally`` even when the forward pass raises).
+
+How each stage is captured — always the tensor the model's own ``forward`` computed, so the
+captured logits are *exactly* ``model(x)``:
+
+======== ========================================= ===============
+stage    captured as                               shape (1 image)
+======== ========================================= ===============
+conv1    output of ``model.conv1``                 32×32×32
+relu1    input of ``model.pool``, 1st call         32×32×32
+pool1    output of ``model.pool``, 1st call        32×16×16
+conv2    output of ``model.conv2``                 64×16×16
+relu2    input of ``model.pool``, 2nd call         64×16×16
+pool2    output of ``model.pool``, 2nd call        64×8×8
+conv3    output of ``model.conv3``                 128×8×8
+relu3    input of ``model.pool``, 3rd call         128×8×8
+pool3    output of ``model.pool``, 3rd call        128×4×4
+flatten  input of ``model.fc1``                    2048
+fc1      output of ``model.fc1``                   512
+relu4    input of ``model.dropout``                512
+dropout  output of ``model.dropout`` (eval mode: identical to relu4 — dropout is off)
+fc2      output of ``model.fc2`` = the logits      10
+softmax  ``softmax(logits)``, the only stage computed here          10
+======== ========================================= ===============
+
+``SimpleCNN.forward`` applies ReLU with ``torch.relu`` (no module to hook), which is why the
+ReLU outputs are taken from the next module's *input*: that is the very tensor ReLU returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from explorer import render
+from explorer.model import Preprocessing, SimpleCNN
+
+StageKind = Literal["signed", "nonnegative", "probability"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the forward pass as the page presents it."""
+
+    name: str
+    title: str
+    kind: StageKind  # "signed": any sign (diverging colours); "nonnegative": ≥ 0 (sequential)
+    explanation: str
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "conv1",
+        "conv1 — 32 filters of 3×3×3",
+        "signed",
+        "Each map is one learned 3×3 filter slid over the three colour channels. Positive "
+        "(red) where the image matches the filter's pattern, negative (blue) where it is the "
+        "opposite.",
+    ),
+    Stage(
+        "relu1",
+        "relu1 — ReLU",
+        "nonnegative",
+        "ReLU keeps positive values and sets negative ones to 0: only the places where a "
+        "pattern was found stay lit.",
+    ),
+    Stage(
+        "pool1",
+        "pool1 — max-pool 2×2 → 16×16",
+        "nonnegative",
+        "Each 2×2 block is replaced by its largest value: half the width and height, the "
+        "strongest responses kept.",
+    ),
+    Stage(
+        "conv2",
+        "conv2 — 64 filters of 3×3×32",
+        "signed",
+        "Each filter now looks at all 32 maps of pool1 at once, so it combines simple "
+        "patterns (edges, colours) into more complex ones.",
+    ),
+    Stage("relu2", "relu2 — ReLU", "nonnegative", "Negative values set to 0."),
+    Stage("pool2", "pool2 — max-pool 2×2 → 8×8", "nonnegative", "Largest value of each 2×2 block."),
+    Stage(
+        "conv3",
+        "conv3 — 128 filters of 3×3×64",
+        "signed",
+        "128 detectors of larger, more abstract patterns; each position now sees an 18×18 "
+        "patch of the input image.",
+    ),
+    Stage("relu3", "relu3 — ReLU", "nonnegative", "Negative values set to 0."),
+    Stage(
+        "pool3",
+        "pool3 — max-pool 2×2 → 4×4",
+        "nonnegative",
+        "128 maps of 4×4: what the classifier head receives.",
+    ),
+    Stage(
+        "flatten",
+        "flatten — 2048 numbers in a row",
+        "nonnegative",
+        "The 128 maps of 4×4 laid end to end (map 0's 16 values, then map 1's, …): 2048 "
+        "numbers, no longer a picture.",
+    ),
+    Stage(
+        "fc1",
+        "fc1 — fully connected, 2048 → 512",
+        "signed",
+        "Each of the 512 units is a weighted sum of all 2048 numbers plus a bias.",
+    ),
+    Stage(
+        "relu4",
+        "relu4 — ReLU (dropout: off)",
+        "nonnegative",
+        "Negative values set to 0. Dropout comes next but does nothing here: the app runs "
+        "the network in evaluation mode.",
+    ),
+    Stage(
+        "fc2",
+        "fc2 — the logits, 512 → 10",
+        "signed",
+        "One score per class: a weighted sum of the 512 units plus a bias. The largest wins.",
+    ),
+    Stage(
+        "softmax",
+        "softmax — the probabilities",
+        "probability",
+        "exp(score) / sum of exp(all scores): positive numbers that add up to 1.",
+    ),
+)
+STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
+SPATIAL_STAGES = tuple(s.name for s in STAGES[:9])  # conv1 … pool3: C×H×W maps
+CONV_OF_STAGE = {name: f"conv{name[-1]}" for name in SPATIAL_STAGES}  # relu2 → conv2
+
+
+@dataclass
+class Activations:
+    """Every stage's output for one image (batch dimension removed), where it ran, how long
+    the forward pass took, and — when a GPU failed — why it ran on the CPU instead."""
+
+    stages: OrderedDict[str, np.ndarray]
+    device: str
+    forward_ms: float
+    fallback_reason: str | None = None
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.stages["fc2"]
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.stages["softmax"]
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+
+
+def preprocess(img: np.ndarray, pre: Preprocessing) -> torch.Tensor:
+    """32×32×3 uint8 RGB → 1×3×32×32 float32 ``(x/255 − mean) / std`` per channel — the same
+    arithmetic, in the same order, as the trainer's ``normalise``."""
+    arr = np.asarray(img)
+    if arr.shape != (32, 32, 3) or arr.dtype != np.uint8:
+        raise ValueError(f"expected a 32×32×3 uint8 image, got {arr.shape} {arr.dtype}")
+    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]  # 1×3×32×32
+    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std).view(1, 3, 1, 1)
+    return (x.float() / 255.0 - mean) / std
+
+
+def unpreprocess(x: torch.Tensor | np.ndarray, pre: Preprocessing) -> np.ndarray:
+    """The inverse of :func:`preprocess`, for display: 1×3×32×32 (or 3×32×32) normalised values
+    → 32×32×3 uint8 (rounded, clipped to 0..255)."""
+    arr = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    arr = arr.reshape(3, *arr.shape[-2:])
+    mean = np.asarray(pre.mean).reshape(3, 1, 1)
+    std = np.asarray(pre.std).reshape(3, 1, 1)
+    pixels = (arr * std + mean) * 255.0
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# The forward pass
+
+
+def _model_on(model: nn.Module, device: str) -> nn.Module:
+    """``model`` itself when it already lives on ``device``, else a moved copy — the caller's
+    model is never changed (the app shares one model between all sessions)."""
+    param = next(model.parameters())
+    if param.device.type == torch.device(device).type:
+        return model
+    return copy.deepcopy(model).to(device)
+
+
+def capture_activations(model: SimpleCNN, x: torch.Tensor, device: str = "cpu") -> Activations:
+    """Run ``model`` once on ``x`` (1×3×32×32, normalised) on ``device`` in eval mode without
+    gradients, and return every stage's output (see the module docstring for the list and the
+    shapes). The model must be in eval mode (dropout off) — it is not switched here, because it
+    may be shared; a model in training mode is refused."""
+    if model.training:
+        raise ValueError("capture_activations needs a model in eval mode (model.eval())")
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected a batch of one image, 1×3×32×32; got {tuple(x.shape)}")
+    net = _model_on(model, device)
+    captured: dict[str, torch.Tensor] = {}
+    pool_calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def keep_output(name: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            captured[name] = output.detach()
+
+        return hook
+
+    def keep_input(name: str):
+        def hook(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
+            captured[name] = inputs[0].detach()
+
+        return hook
+
+    def keep_pool(_module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        pool_calls.append((inputs[0].detach(), output.detach()))
+
+    handles = []
+    try:
+        for name in ("conv1", "conv2", "conv3", "fc1", "dropout", "fc2"):
+            handles.append(getattr(net, name).register_forward_hook(keep_output(name)))
+        handles.append(net.fc1.register_forward_hook(keep_input("flatten")))
+        handles.append(net.dropout.register_forward_hook(keep_input("relu4")))
+        handles.append(net.pool.register_forward_hook(keep_pool))
+        with torch.no_grad():
+            xd = x.to(device)
+            _sync(device)
+            t0 = time.perf_counter()
+            logits = net(xd)  # 1×classes
+            _sync(device)
+            forward_ms = (time.perf_counter() - t0) * 1000.0
+            probs = torch.softmax(logits, dim=1)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if len(pool_calls) != 3:
+        raise RuntimeError(f"expected 3 pooling calls, saw {len(pool_calls)}")
+    for i, (before, after) in enumerate(pool_calls, start=1):
+        captured[f"relu{i}"], captured[f"pool{i}"] = before, after
+    captured["softmax"] = probs
+    order = [s.name for s in STAGES]
+    order.insert(order.index("fc2"), "dropout")
+    stages: OrderedDict[str, np.ndarray] = OrderedDict(
+        (name, captured[name][0].cpu().numpy().copy()) for name in order
+    )
+    return Activations(stages, device, forward_ms)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def run_with_fallback(
+    model: SimpleCNN, x: torch.Tensor, device: str, cpu_model: SimpleCNN | None = None
+) -> Activations:
+    """:func:`capture_activations` on ``device``; if a GPU fails (out of memory, a driver or
+    runtime error), run again on the CPU — on ``cpu_model`` when given, else a CPU copy of
+    ``model`` — and say why in ``fallback_reason``. A failure on the CPU is raised."""
+    if device == "cpu":
+        return capture_activations(cpu_model or model, x, "cpu")
+    try:
+        return capture_activations(model, x, device)
+    except Exception as exc:  # noqa: BLE001 — any GPU failure: carry on on the CPU
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        acts = capture_activations(cpu_model or model, x, "cpu")
+        acts.fallback_reason = reason[:300]
+        return acts
+
+
+# --------------------------------------------------------------------------------------------
+# Filters, statistics, predictions
+
+
+def filters(model: SimpleCNN, layer: str) -> np.ndarray:
+    """A conv layer's weights as a float32 copy: out×in×3×3 (conv1 32×3×3×3, conv2 64×32×3×3,
+    conv3 128×64×3×3)."""
+    if layer not in ("conv1", "conv2", "conv3"):
+        raise ValueError(f"{layer} is not a convolution layer")
+    return getattr(model, layer).weight.detach().cpu().numpy().copy()
+
+
+def biases(model: SimpleCNN, layer: str) -> np.ndarray:
+    """A layer's bias vector as a float32 copy."""
+    return getattr(model, layer).bias.detach().cpu().numpy().copy()
+
+
+def conv1_filters_rgb(model: SimpleCNN) -> np.ndarray:
+    """conv1's 32 filters as 32×3×3×3 uint8 RGB patches (filter, row, col, channel).
+
+    Each filter is scaled symmetrically about 0 by its own largest |weight|, ``128 + 127·w/m``,
+    so a weight of 0 is mid-grey (128,128,128), the filter's strongest positive weight is 255
+    and its strongest negative weight 1 in that channel — the usual way to show first-layer
+    filters as colour patches (a reddish patch responds to red, a dark one to its opposite)."""
+    w = filters(model, "conv1").astype(np.float64).transpose(0, 2, 3, 1)  # 32×3×3×3 (HWC)
+    m = np.abs(w).reshape(len(w), -1).max(axis=1).reshape(-1, 1, 1, 1)
+    m[m == 0] = 1.0
+    return np.clip(np.rint(128 + 127 * w / m), 0, 255).astype(np.uint8)
+
+
+def conv1_filters_picture(model: SimpleCNN, px: int = 48) -> np.ndarray:
+    """:func:`conv1_filters_rgb` as one image: 16 patches a row, each enlarged to ``px``."""
+    patches = conv1_filters_rgb(model)
+    tiles = np.stack([render.enlarge(p, max(1, px // 3)) for p in patches])
+    return render.montage(tiles, cols=16, gap=4)
+
+
+def map_statistics(arr: np.ndarray) -> dict[str, float]:
+    """min, max, mean, std (population) and the fraction of exact zeros of any array."""
+    a = np.asarray(arr, dtype=np.float64)
+    return {
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+        "fraction_zero": float(np.mean(a == 0)),
+    }
+
+
+def predictions(probs: np.ndarray, classes: tuple[str, ...] | list[str]) -> list[tuple[str, float]]:
+    """(class, probability) pairs, the most probable first (ties keep class order)."""
+    p = np.asarray(probs, dtype=np.float64)
+    order = sorted(range(len(p)), key=lambda i: (-p[i], i))
+    return [(classes[i], float(p[i])) for i in order]
+
+
+CHANNELS = ("R", "G", "B")
+
+
+def playground_kernel(model: SimpleCNN, index: int, channel: str) -> dict:
+    """conv1 filter ``index`` as a 3×3 kernel for the playground: one colour channel ("R",
+    "G", "B") or "sum" — the three channels added, which is what the filter computes on a gray
+    image whose channels are equal. Returns ``{"name": str, "values": 3×3 list of floats}``."""
+    w = filters(model, "conv1")[index].astype(np.float64)  # 3×3×3 (channel, row, col)
+    if channel == "sum":
+        values, what = w.sum(axis=0), "R+G+B"
+    else:
+        values, what = w[CHANNELS.index(channel)], channel
+    return {
+        "name": f"conv1 filter {index} ({what})",
+        "values": [[float(v) for v in row] for row in values],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures of the stages (pure arrays; the page only shows them)
+
+ScaleMode = Literal["layer", "map"]
+MAP_GAP_FILL = 110  # dark grey between tiles: not a colour of either map (white = 0 in blue-red)
+
+
+def stage_cmap(kind: StageKind) -> render.ColourMap:
+    """Diverging (blue–white–red, white = 0) for signed stages, viridis for stages ≥ 0."""
+    return "diverging" if kind == "signed" else "viridis"
+
+
+def stage_limits(arr: np.ndarray, kind: StageKind) -> tuple[float, float]:
+    """The colour range shared by a whole stage: symmetric about 0 for signed stages, from 0 to
+    the largest value for ReLU/pool outputs."""
+    if kind == "signed":
+        return render.value_range(arr, "diverging")
+    top = float(np.max(arr)) if arr.size else 0.0
+    return render.value_range(arr, "viridis", 0.0, top if top > 0 else 1.0)
+
+
+def stage_montage(arr: np.ndarray, kind: StageKind, scale: ScaleMode, tile_px: int) -> np.ndarray:
+    """C×H×W maps → one RGB grid (8 or 16 maps a row, map 0 top left, row-major), each map
+    enlarged to about ``tile_px`` pixels. ``scale="layer"``: one colour range for the whole
+    stage (maps comparable); ``"map"``: each map stretched over its own range (shapes visible
+    even in weak maps)."""
+    cmap = stage_cmap(kind)
+    lo, hi = stage_limits(arr, kind)
+    tiles = []
+    for m in arr:
+        if scale == "layer":
+            tiles.append(render.colourise(m, cmap, lo, hi))
+        elif kind == "signed":
+            tiles.append(render.colourise(m, cmap))
+        else:
+            tiles.append(render.colourise(m, cmap, 0.0, max(float(m.max()), 1e-12)))
+    factor = max(1, round(tile_px / arr.shape[-1]))
+    cols = 8 if len(arr) <= 64 else 16
+    tiles_arr = np.stack([render.enlarge(t, factor) for t in tiles])
+    return render.montage(tiles_arr, cols=cols, gap=2, fill=MAP_GAP_FILL)
+
+
+def vector_strip(vec: np.ndarray, kind: StageKind, cols: int = 64, cell_px: int = 10) -> np.ndarray:
+    """A long vector (2048 or 512 numbers) as rows of ``cols`` coloured cells, read left to
+    right, top to bottom, on the stage's shared colour range."""
+    lo, hi = stage_limits(vec, kind)
+    rows = -(-len(vec) // cols)
+    grid = np.full(rows * cols, np.nan)
+    grid[: len(vec)] = vec
+    img = render.colourise(grid.reshape(rows, cols), stage_cmap(kind), lo, hi)
+    return render.enlarge(img, cell_px)
+
+
+def colour_bar(
+    kind: StageKind, lo: float, hi: float, width: int = 256, height: int = 14
+) -> np.ndarray:
+    """A horizontal colour bar image from ``lo`` (left) to ``hi`` (right)."""
+    ramp = np.tile(np.linspace(lo, hi, width), (height, 1))
+    return render.colourise(ramp, stage_cmap(kind), lo, hi)
+
+
+def filter_grid(weights: np.ndarray, tile_px: int = 27) -> tuple[np.ndarray, float]:
+    """One filter's in×3×3 weights → a grid of its 3×3 slices (one per input channel, 8 a
+    row), all on one symmetric blue–red range; returns the image and that range's bound."""
+    lo, hi = render.value_range(weights, "diverging")
+    tiles = np.stack(
+        [render.enlarge(render.colourise(k, "diverging", lo, hi), tile_px // 3) for k in weights]
+    )
+    cols = min(8, len(weights))
+    return render.montage(tiles, cols=cols, gap=2, fill=MAP_GAP_FILL), hi
+
+
+__all__ = [
+    "CHANNELS",
+    "CONV_OF_STAGE",
+    "SPATIAL_STAGES",
+    "STAGES",
+    "STAGE_BY_NAME",
+    "Activations",
+    "Stage",
+    "biases",
+    "capture_activations",
+    "colour_bar",
+    "conv1_filters_picture",
+    "conv1_filters_rgb",
+    "filter_grid",
+    "filters",
+    "map_statistics",
+    "playground_kernel",
+    "predictions",
+    "preprocess",
+    "run_with_fallback",
+    "stage_cmap",
+    "stage_limits",
+    "stage_montage",
+    "unpreprocess",
+    "vector_strip",
+]

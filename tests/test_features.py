@@ -1,0 +1,259 @@
+"""capture_activations and friends: exact equality with the plain forward pass, shapes, no
+hooks or references left behind, hand-checked numbers, and the GPU fallback."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import features
+from explorer.features import (
+    STAGES,
+    capture_activations,
+    conv1_filters_rgb,
+    map_statistics,
+    playground_kernel,
+    predictions,
+    preprocess,
+    run_with_fallback,
+    unpreprocess,
+)
+from explorer.model import CIFAR10_PREPROCESSING, MNIST_PREPROCESSING, SimpleCNN, build_model
+from explorer.train import normalise
+
+EXPECTED_SHAPES = {
+    "conv1": (32, 32, 32),
+    "relu1": (32, 32, 32),
+    "pool1": (32, 16, 16),
+    "conv2": (64, 16, 16),
+    "relu2": (64, 16, 16),
+    "pool2": (64, 8, 8),
+    "conv3": (128, 8, 8),
+    "relu3": (128, 8, 8),
+    "pool3": (128, 4, 4),
+    "flatten": (2048,),
+    "fc1": (512,),
+    "relu4": (512,),
+    "dropout": (512,),
+    "fc2": (10,),
+    "softmax": (10,),
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> SimpleCNN:
+    return build_model(seed=3)
+
+
+@pytest.fixture
+def x() -> torch.Tensor:
+    return torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def all_hooks(model: torch.nn.Module) -> list:
+    return [h for m in model.modules() for h in (*m._forward_hooks, *m._forward_pre_hooks)]
+
+
+def test_captured_logits_equal_the_plain_forward_exactly(model, x) -> None:
+    acts = capture_activations(model, x)
+    with torch.no_grad():
+        expected = model(x)[0].numpy()
+    np.testing.assert_array_equal(acts.logits, expected)
+    np.testing.assert_array_equal(acts.stages["relu1"], torch.relu(model.conv1(x))[0].detach())
+
+
+def test_every_stage_has_its_documented_shape(model, x) -> None:
+    acts = capture_activations(model, x)
+    assert {k: v.shape for k, v in acts.stages.items()} == EXPECTED_SHAPES
+    assert list(acts.stages) == [*[s.name for s in STAGES[:-2]], "dropout", "fc2", "softmax"]
+    assert all(a.dtype == np.float32 for a in acts.stages.values())
+    assert acts.device == "cpu" and acts.forward_ms > 0 and acts.fallback_reason is None
+
+
+def test_relu_and_pool_stages_follow_from_the_previous_stage(model, x) -> None:
+    s = capture_activations(model, x).stages
+    np.testing.assert_array_equal(s["relu2"], np.maximum(s["conv2"], 0))
+    pooled = s["relu3"].reshape(128, 4, 2, 4, 2).max(axis=(2, 4))
+    np.testing.assert_array_equal(s["pool3"], pooled)
+    np.testing.assert_array_equal(s["flatten"], s["pool3"].reshape(-1))  # channel-major
+    np.testing.assert_array_equal(s["dropout"], s["relu4"])  # eval mode: dropout is off
+
+
+def test_softmax_sums_to_one_and_predictions_are_sorted(model, x) -> None:
+    probs = capture_activations(model, x).probabilities
+    assert probs.sum() == pytest.approx(1.0, abs=1e-6)
+    ranked = predictions(probs, [str(i) for i in range(10)])
+    assert [p for _, p in ranked] == sorted(probs.tolist(), reverse=True)
+    assert ranked[0][0] == str(int(np.argmax(probs)))
+
+
+def test_hooks_are_removed_after_a_normal_call(model, x) -> None:
+    capture_activations(model, x)
+    assert all_hooks(model) == []
+
+
+def test_hooks_are_removed_even_when_the_forward_raises(model) -> None:
+    wrong = torch.zeros(1, 5, 32, 32)  # 5 channels: conv1 raises
+    with pytest.raises(RuntimeError):
+        capture_activations(model, wrong)
+    assert all_hooks(model) == []
+
+
+def test_a_training_mode_model_is_refused_and_not_switched(x) -> None:
+    m = SimpleCNN().train()
+    with pytest.raises(ValueError, match="eval"):
+        capture_activations(m, x)
+    assert m.training
+
+
+def test_nothing_is_kept_between_calls(model, x) -> None:
+    before = dict(vars(model))
+    a = capture_activations(model, x)
+    b = capture_activations(model, x)
+    assert vars(model).keys() == before.keys()
+    assert a.stages["conv1"] is not b.stages["conv1"]
+    a.stages["conv1"][:] = 0  # results are independent copies
+    assert b.stages["conv1"].any()
+    assert not np.shares_memory(b.stages["dropout"], b.stages["relu4"])
+
+
+def test_memory_stays_flat_over_100_calls(model, x) -> None:
+    for _ in range(5):
+        capture_activations(model, x)
+    gc.collect()
+    tracemalloc.start()
+    first = None
+    for i in range(100):
+        capture_activations(model, x)
+        if i == 9:
+            gc.collect()
+            first = tracemalloc.get_traced_memory()[0]
+    gc.collect()
+    last = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert last - first < 64 * 1024, f"grew by {last - first} bytes"
+
+
+def test_inputs_are_not_mutated(model, x) -> None:
+    x_copy = x.clone()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    img = np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)
+    img_copy = img.copy()
+    capture_activations(model, preprocess(img, CIFAR10_PREPROCESSING))
+    capture_activations(model, x)
+    assert torch.equal(x, x_copy)
+    np.testing.assert_array_equal(img, img_copy)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k])
+    assert not model.training
+
+
+def test_hand_set_weights_give_hand_computed_activations() -> None:
+    """conv1 filter 0 = the centre pixel of the red channel, bias 0.5: a red value of 2 at
+    (5, 7) gives 2.5 there and 0.5 elsewhere; filter 1 = −(green centre), so ReLU zeroes it."""
+    m = SimpleCNN().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+        m.conv1.weight[0, 0, 1, 1] = 1.0
+        m.conv1.bias[0] = 0.5
+        m.conv1.weight[1, 1, 1, 1] = -1.0
+        m.fc2.bias.copy_(torch.arange(10.0))
+    x = torch.zeros(1, 3, 32, 32)
+    x[0, 0, 5, 7] = 2.0
+    x[0, 1, 3, 3] = 4.0
+    s = capture_activations(m, x).stages
+    assert s["conv1"][0, 5, 7] == 2.5
+    assert s["conv1"][0, 0, 0] == 0.5
+    assert s["conv1"][1, 3, 3] == -4.0
+    assert s["relu1"][1, 3, 3] == 0.0
+    assert s["pool1"][0, 2, 3] == 2.5  # the 2×2 block of rows 4–5, columns 6–7
+    assert s["pool1"][0, 0, 0] == 0.5
+    np.testing.assert_array_equal(s["fc2"], np.arange(10.0))  # every weight 0: logits = bias
+    expected = np.exp(np.arange(10.0)) / np.exp(np.arange(10.0)).sum()
+    np.testing.assert_allclose(s["softmax"], expected, rtol=1e-6)
+
+
+def test_preprocess_matches_the_trainer_bit_for_bit_and_inverts() -> None:
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for pre in (CIFAR10_PREPROCESSING, MNIST_PREPROCESSING):
+        x = preprocess(img, pre)
+        assert x.shape == (1, 3, 32, 32) and x.dtype == torch.float32
+        trainer = normalise(torch.from_numpy(img.transpose(2, 0, 1).copy())[None], pre)
+        assert torch.equal(x, trainer)
+        np.testing.assert_array_equal(unpreprocess(x, pre), img)
+    with pytest.raises(ValueError):
+        preprocess(np.zeros((28, 28, 3), np.uint8), CIFAR10_PREPROCESSING)
+
+
+def test_gpu_failure_falls_back_to_the_cpu_and_says_why(model, x, monkeypatch) -> None:
+    real = features.capture_activations
+
+    def failing(m, xx, device="cpu"):
+        if device != "cpu":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(m, xx, device)
+
+    monkeypatch.setattr(features, "capture_activations", failing)
+    acts = run_with_fallback(model, x, "cuda", cpu_model=model)
+    assert acts.device == "cpu"
+    assert "out of memory" in acts.fallback_reason
+    np.testing.assert_array_equal(acts.logits, real(model, x).logits)
+
+
+def test_unavailable_gpu_device_falls_back_without_a_fake() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU is present")
+    m = build_model()
+    acts = run_with_fallback(m, torch.zeros(1, 3, 32, 32), "cuda")
+    assert acts.device == "cpu" and acts.fallback_reason
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_capture_matches_the_cpu_closely(model, x) -> None:
+    cpu = capture_activations(model, x)
+    gpu = capture_activations(model, x, "cuda")
+    assert gpu.device == "cuda"
+    for name, arr in cpu.stages.items():
+        np.testing.assert_allclose(gpu.stages[name], arr, atol=1e-3, rtol=1e-3)
+
+
+def test_conv1_filters_rgb_maps_zero_to_mid_grey() -> None:
+    m = SimpleCNN().eval()
+    with torch.no_grad():
+        m.conv1.weight.zero_()
+        m.conv1.weight[0, 0, 0, 0] = 2.0  # red, top left
+        m.conv1.weight[0, 2, 2, 2] = -1.0  # blue, bottom right
+    rgb = conv1_filters_rgb(m)
+    assert rgb.shape == (32, 3, 3, 3) and rgb.dtype == np.uint8
+    assert tuple(rgb[0, 0, 0]) == (255, 128, 128)
+    assert tuple(rgb[0, 2, 2]) == (128, 128, 64)  # 128 − 127/2 rounded
+    assert tuple(rgb[0, 1, 1]) == (128, 128, 128)
+    assert (rgb[1] == 128).all()  # an all-zero filter is grey
+
+
+def test_map_statistics() -> None:
+    stats = map_statistics(np.array([[0.0, 0.0], [1.0, 3.0]]))
+    assert stats == {"min": 0.0, "max": 3.0, "mean": 1.0, "std": pytest.approx(np.sqrt(1.5)),
+                     "fraction_zero": 0.5}  # fmt: skip
+
+
+def test_playground_kernel_is_one_channel_or_the_sum(model) -> None:
+    w = model.conv1.weight.detach().numpy()[4].astype(np.float64)
+    assert playground_kernel(model, 4, "G")["values"] == w[1].tolist()
+    summed = playground_kernel(model, 4, "sum")
+    np.testing.assert_allclose(summed["values"], w.sum(axis=0))
+    assert summed["name"] == "conv1 filter 4 (R+G+B)"
+
+
+def test_stage_montage_has_one_tile_per_map(model, x) -> None:
+    s = capture_activations(model, x).stages
+    img = features.stage_montage(s["conv1"], "signed", "layer", tile_px=64)
+    assert img.shape == (4 * 64 + 3 * 2, 8 * 64 + 7 * 2, 3)
+    img3 = features.stage_montage(s["pool3"], "nonnegative", "map", tile_px=64)
+    assert img3.shape == (8 * 64 + 7 * 2, 16 * 64 + 15 * 2, 3)
+    assert features.vector_strip(s["flatten"], "nonnegative", cell_px=8).shape == (256, 512, 3)

@@ -1,0 +1,216 @@
+"""SimpleCNN's architecture, parameter arithmetic, layer table, devices and safe weights loading."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.model import (
+    WEIGHTS_DIR,
+    SimpleCNN,
+    WeightsError,
+    available_devices,
+    build_model,
+    builtin_weights,
+    conv_params,
+    layer_table,
+    linear_params,
+    load_choice,
+    load_state_dict_bytes,
+    parameter_arithmetic,
+    parameter_totals,
+)
+
+
+def saved(state: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+class TextbookNet(nn.Module):
+    """The tutorial's definition, written independently of ours."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.fc1 = nn.Linear(128 * 4 * 4, 512)
+        self.fc2 = nn.Linear(512, 10)
+        self.dropout = nn.Dropout(0.5)
+
+
+def test_architecture_attributes_types_and_shapes() -> None:
+    m = SimpleCNN()
+    expected = {
+        "conv1": (nn.Conv2d, (32, 3, 3, 3)),
+        "conv2": (nn.Conv2d, (64, 32, 3, 3)),
+        "conv3": (nn.Conv2d, (128, 64, 3, 3)),
+        "fc1": (nn.Linear, (512, 2048)),
+        "fc2": (nn.Linear, (10, 512)),
+    }
+    for name, (cls, shape) in expected.items():
+        layer = getattr(m, name)
+        assert isinstance(layer, cls) and tuple(layer.weight.shape) == shape
+    assert m.conv1.padding == (1, 1) and m.pool.kernel_size == 2 and m.dropout.p == 0.5
+
+
+def test_a_textbook_state_dict_loads_unchanged() -> None:
+    state = TextbookNet().state_dict()
+    clean, classes = load_state_dict_bytes(saved(state))
+    assert classes == 10 and list(clean) == list(state)
+    m = build_model(clean)
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, state[k])
+
+
+def test_parameter_total_is_the_sum_of_each_layers_dimensions() -> None:
+    total, trainable = parameter_totals(SimpleCNN())
+    by_hand = (
+        conv_params(3, 32, 3) + conv_params(32, 64, 3) + conv_params(64, 128, 3)
+        + linear_params(2048, 512) + linear_params(512, 10)
+    )  # fmt: skip
+    assert total == trainable == by_hand == 1_147_466
+    assert conv_params(3, 32, 3) == 32 * 3 * 3 * 3 + 32 == 896
+
+
+def test_parameter_arithmetic_matches_the_layer_table() -> None:
+    m = SimpleCNN()
+    rows = {r.name: r for r in layer_table(m)}
+    arithmetic = parameter_arithmetic(m)
+    assert arithmetic[0] == ("conv1", "32·3·3·3 + 32 = 896", 896)
+    for name, _, count in arithmetic:
+        assert rows[name].params == count
+    assert sum(c for *_, c in arithmetic) == parameter_totals(m)[0]
+
+
+def test_layer_table_shapes_halve_32_16_8_4() -> None:
+    rows = {r.name: r for r in layer_table(SimpleCNN())}
+    assert rows["conv1"].output_shape == (1, 32, 32, 32)
+    assert [rows[f"pool{i}"].output_shape[-1] for i in (1, 2, 3)] == [16, 8, 4]
+    assert rows["conv3"].output_shape == (1, 128, 8, 8)
+    assert rows["flatten"].output_shape == (1, 2048)
+    assert rows["fc1"].output_shape == (1, 512) and rows["fc2"].output_shape == (1, 10)
+    assert rows["conv2"].weight_shape == (64, 32, 3, 3) and rows["conv2"].bias_shape == (64,)
+    assert rows["relu1"].params == 0 and rows["dropout"].weight_shape is None
+
+
+def test_layer_table_leaves_the_model_mode_unchanged() -> None:
+    m = SimpleCNN().train()
+    layer_table(m)
+    assert m.training
+
+
+def test_devices_end_with_the_cpu() -> None:
+    devices = available_devices()
+    assert devices[-1].device == "cpu" and not devices[-1].is_gpu
+    assert all(d.is_gpu for d in devices[:-1])
+
+
+def test_untrained_model_is_seeded_and_in_eval_mode() -> None:
+    a, b = build_model(), build_model()
+    assert not a.training
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_builtin_weights_always_offer_the_untrained_network() -> None:
+    choices = builtin_weights()
+    assert choices[-1].key == "untrained" and choices[-1].path is None
+    for choice in choices:
+        assert not load_choice(choice).training
+
+
+def test_our_own_weights_file_loads(tmp_path: Path) -> None:
+    ours = WEIGHTS_DIR / "simplecnn-cifar10.pt"
+    path = ours if ours.exists() else tmp_path / "w.pt"
+    if not ours.exists():
+        torch.save(SimpleCNN().state_dict(), path)
+    state, classes = load_state_dict_bytes(path.read_bytes())
+    assert classes == 10 and set(state) == set(SimpleCNN().state_dict())
+
+
+def test_wrong_shape_names_key_expected_and_found() -> None:
+    state = SimpleCNN().state_dict()
+    state["conv2.weight"] = torch.zeros(64, 16, 3, 3)
+    with pytest.raises(WeightsError) as err:
+        load_state_dict_bytes(saved(state))
+    msg = str(err.value)
+    assert "conv2.weight" in msg and "(64, 16, 3, 3)" in msg and "(64, 32, 3, 3)" in msg
+
+
+def test_missing_and_unexpected_keys_are_named() -> None:
+    state = SimpleCNN().state_dict()
+    del state["fc1.bias"]
+    with pytest.raises(WeightsError, match="fc1.bias"):
+        load_state_dict_bytes(saved(state))
+    state = SimpleCNN().state_dict()
+    state["bn1.weight"] = torch.ones(32)
+    with pytest.raises(WeightsError, match="bn1.weight"):
+        load_state_dict_bytes(saved(state))
+
+
+def test_truncated_and_empty_files_are_refused() -> None:
+    data = saved(SimpleCNN().state_dict())
+    with pytest.raises(WeightsError, match="truncated|not a readable"):
+        load_state_dict_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="empty"):
+        load_state_dict_bytes(b"")
+    with pytest.raises(WeightsError):
+        load_state_dict_bytes(b"hello, I am not a weights file")
+
+
+def test_non_tensor_values_and_nan_are_refused() -> None:
+    state = OrderedDict(SimpleCNN().state_dict())
+    state["fc2.bias"] = [0.0] * 10
+    with pytest.raises(WeightsError, match="fc2.bias.*not a tensor"):
+        load_state_dict_bytes(saved(state))
+    state = SimpleCNN().state_dict()
+    state["conv1.bias"][3] = float("nan")
+    with pytest.raises(WeightsError, match="conv1.bias.*NaN"):
+        load_state_dict_bytes(saved(state))
+    with pytest.raises(WeightsError, match="not a state_dict"):
+        load_state_dict_bytes(saved([1, 2, 3]))
+
+
+class Malicious:
+    """Unpickling this would run a shell command that creates a marker file."""
+
+    marker = ""
+
+    def __reduce__(self):  # noqa: ANN204
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_malicious_pickle_is_refused_and_does_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    Malicious.marker = str(marker)
+    state = dict(SimpleCNN().state_dict())
+    state["conv1.weight"] = Malicious()
+    for data in (saved(state), pickle.dumps(Malicious())):
+        with pytest.raises(WeightsError):
+            load_state_dict_bytes(data)
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(Malicious()))  # control: plain pickle *would* run it
+    assert marker.exists()
+
+
+def test_module_prefix_from_data_parallel_is_removed() -> None:
+    state = {f"module.{k}": v for k, v in SimpleCNN().state_dict().items()}
+    clean, _ = load_state_dict_bytes(saved(state))
+    assert all(not k.startswith("module.") for k in clean)
+
+
+def test_other_class_counts_load() -> None:
+    clean, classes = load_state_dict_bytes(saved(SimpleCNN(num_classes=2).state_dict()))
+    assert classes == 2 and build_model(clean, classes).fc2.out_features == 2

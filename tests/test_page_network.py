@@ -1,0 +1,81 @@
+"""AppTest: the network page renders from the model itself, and its controls change it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.model import SimpleCNN, builtin_weights, parameter_totals
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def at() -> AppTest:
+    app = AppTest.from_file("../pages/network.py", default_timeout=TIMEOUT)
+    return app.run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.code)
+
+
+def test_page_shows_architecture_table_and_totals_without_errors(at: AppTest) -> None:
+    assert not at.exception
+    total, trainable = parameter_totals(SimpleCNN())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters in all"] == f"{total:,}"
+    assert metrics["Trainable"] == f"{trainable:,}"
+    table = at.dataframe[0].value
+    assert list(table["name"])[:4] == ["input", "conv1", "relu1", "pool1"]
+    assert table["parameters"].sum() == total
+    assert "conv1:** 32·3·3·3 + 32 = 896" in texts(at)
+    assert "model.training = False" in texts(at)
+    assert "SimpleCNN(" in texts(at)
+
+
+def test_weights_choice_is_offered_and_changes_the_sidebar(at: AppTest) -> None:
+    options = at.selectbox(key="net_weights").options
+    assert len(options) == len(builtin_weights()) + 1
+    at.selectbox(key="net_weights").set_value("upload").run()
+    assert not at.exception
+    assert any("Upload a weights file" in i.value for i in at.info)
+    assert not at.metric  # nothing is shown until there are weights
+
+
+def test_uploaded_weights_with_other_class_count_change_the_table(at: AppTest) -> None:
+    at.selectbox(key="net_weights").set_value("upload").run()
+    buf = io.BytesIO()
+    torch.save(SimpleCNN(num_classes=3).state_dict(), buf)
+    at.file_uploader(key="net_weights_file").set_value(
+        ("three.pt", buf.getvalue(), "application/octet-stream")
+    ).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["output shape"])[-1] == "1 × 3"
+    assert "fc2:** 3·512 + 3 = 1,539" in texts(at)
+
+
+def test_bad_weights_upload_shows_a_message_naming_the_key(at: AppTest) -> None:
+    at.selectbox(key="net_weights").set_value("upload").run()
+    state = SimpleCNN().state_dict()
+    state["conv1.weight"] = torch.zeros(16, 3, 3, 3)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    at.file_uploader(key="net_weights_file").set_value(
+        ("bad.pt", buf.getvalue(), "application/octet-stream")
+    ).run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "conv1.weight" in message and "(16, 3, 3, 3)" in message and "(32, 3, 3, 3)" in message
+
+
+def test_device_choice_lists_the_cpu(at: AppTest) -> None:
+    radios = [r for r in at.radio if r.key == "net_device"]
+    if radios:  # a GPU machine: the user can switch to the CPU
+        radios[0].set_value("cpu").run()
+        assert not at.exception
+    else:
+        assert any("CPU" in c.value for c in at.caption)
