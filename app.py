@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Explorer", page_icon="🔍", layout="wide")
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/grid_on:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Start here", icon="🏠", default=True),
-    st.Page("pages/convolution.py", title="Convolution playground", icon="🧮"),
-    st.Page("pages/network.py", title="The network", icon="🧠"),
-    st.Page("pages/feature_maps.py", title="Feature maps", icon="🔬"),
+    st.Page("pages/home.py", title="Start here", icon=":material/home:", default=True),
+    st.Page("pages/convolution.py", title="Convolution playground", icon=":material/grid_on:"),
+    st.Page("pages/network.py", title="The network", icon=":material/account_tree:"),
+    st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
 ]
 st.navigation(pages).run()

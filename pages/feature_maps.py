@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import render, ui
 from explorer.features import conv1_filters_picture, predictions, preprocess
 
+ui.use_app_navigation()
 ui.page_header(
     "Feature maps",
     "Choose an image and follow it through the network. Every convolution filter produces one "

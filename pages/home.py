@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from explorer import ui
+
+ui.use_app_navigation()
+
 st.title("CNN Explorer")
 st.markdown(
     "Learn how a **convolutional neural network** (CNN) sees, by playing with one. "
@@ -39,23 +43,23 @@ st.markdown(
 st.subheader("Where to go next")
 col1, col2, col3 = st.columns(3)
 with col1:
-    st.markdown("#### 🧮 Convolution playground")
+    st.markdown("#### Convolution playground")
     st.markdown(
         "Draw or upload an image, pick a kernel and watch the convolution slide window by "
         "window: the patch, the products, the sum, the output filling in."
     )
-    st.page_link("pages/convolution.py", label="Open the playground", icon="🧮")
+    st.page_link("pages/convolution.py", label="Open the playground", icon=":material/grid_on:")
 with col2:
-    st.markdown("#### 🧠 The network")
+    st.markdown("#### The network")
     st.markdown(
         "SimpleCNN layer by layer: the shape of the data as it flows through, and where the "
         "network keeps its parameters."
     )
-    st.page_link("pages/network.py", label="See the architecture", icon="🧠")
+    st.page_link("pages/network.py", label="See the architecture", icon=":material/account_tree:")
 with col3:
-    st.markdown("#### 🔬 Feature maps")
+    st.markdown("#### Feature maps")
     st.markdown(
         "Give the trained network an image and see what every layer makes of it: each feature "
         "map, the learned filters and the class probabilities."
     )
-    st.page_link("pages/feature_maps.py", label="Look inside", icon="🔬")
+    st.page_link("pages/feature_maps.py", label="Look inside", icon=":material/layers:")

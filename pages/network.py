@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import ui
 from explorer.model import layer_table, parameter_arithmetic, parameter_totals
 
+ui.use_app_navigation()
 ui.page_header(
     "The network",
     "**SimpleCNN** is a small convolutional network for 32×32 colour images. Three "

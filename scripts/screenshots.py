@@ -1,0 +1,52 @@
+"""Screenshots of every page, as a user sees them, for the README and for review.
+
+    python -m scripts.screenshots [OUT_DIR]     (default docs/screenshots)
+
+Starts the app on a free port, opens each page in Debian's headless Chromium and saves a
+viewport-sized PNG (and a full-page one with the suffix _full).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from tests.browser.conftest import CHROMIUM_ARGS, _free_port, chromium_path, start_app
+
+PAGES = [
+    ("home", "Start here"),
+    ("convolution", "Convolution playground"),
+    ("network", "The network"),
+    ("feature_maps", "Feature maps"),
+]
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = start_app(port, out / "streamlit.log")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            for name, label in PAGES:
+                page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+                page.wait_for_timeout(1500)
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                    timeout=60_000,
+                )
+                page.wait_for_timeout(1500)  # images and charts paint after the run ends
+                page.screenshot(path=str(out / f"{name}.png"))
+                page.screenshot(path=str(out / f"{name}_full.png"), full_page=True)
+                print(f"{name}: {out / name}.png")
+            browser.close()
+    finally:
+        proc.terminate()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots"))

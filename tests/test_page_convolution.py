@@ -1,0 +1,322 @@
+"""The convolution playground in AppTest: every control changes what is rendered, and no input
+a user can give (bad files, bad cells, hostile links, impossible settings) raises.
+
+The canvas and the player are components AppTest cannot drive; the canvas's value is injected
+through session state, the way the browser would send it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "pages" / "convolution.py")
+
+
+def run(query: dict[str, str] | None = None, **state: object) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def result_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "result**" in m.value)
+
+
+def heatmap(at: AppTest) -> np.ndarray:
+    """The result's values as the page shows them: written in the cells of a small result's
+    grid, or in the interactive Plotly heatmap (``conv_hover``) of a larger one."""
+    charts = at.get("plotly_chart")
+    if not charts:
+        grid = [m.value for m in at.markdown if m.value.startswith("<table")][-1]
+        rows = re.findall(r"<tr>(.*?)</tr>", grid)
+        return np.array([[float(v) for v in re.findall(r">([^<>]*)</td>", r)] for r in rows])
+    z = json.loads(charts[0].proto.spec)["data"][0]["z"]
+    if isinstance(z, dict):  # Plotly ≥ 6 sends arrays as base64 typed arrays
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        return flat.reshape([int(n) for n in str(z["shape"]).split(",")])
+    return np.asarray(z, dtype=np.float64)
+
+
+def formula(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.code if "output = " in c.value)
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def default_page() -> AppTest:
+    return ok(run())
+
+
+def test_page_renders_title_sections_and_the_pytorch_check(default_page: AppTest) -> None:
+    at = default_page
+    assert at.title[0].value == "Convolution playground"
+    assert [h.value for h in at.header][:5] == [
+        "1 · The image",
+        "2 · The kernel",
+        "3 · How it slides",
+        "4 · Watch it slide",
+        "5 · The result",
+    ]
+    assert "62×62 result" in result_line(at)
+    check = at.success[0].value
+    assert "Checked against PyTorch" in check and "torch.nn.functional.conv2d" in check
+    assert any("def convolve2d" in c.value for c in at.code)
+    assert not at.error
+
+
+def test_preset_changes_the_result_numbers(default_page: AppTest) -> None:
+    assert not default_page.get("plotly_chart")  # a picture by default: fast to re-render
+    at = ok(run(conv_hover=True))
+    sobel = heatmap(at)
+    at.selectbox(key="conv_preset").set_value("box_blur_3").run()
+    blurred = heatmap(ok(at))
+    assert sobel.shape == blurred.shape == (62, 62)
+    assert sobel.min() == -1020 and blurred.min() == 0
+    assert not np.array_equal(sobel, blurred)
+    assert "weights sum to 1" in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("conv_padding", 1, "= 32"), ("conv_stride", 2, "= 15"), ("conv_dilation", 3, "= 26")],
+)
+def test_padding_stride_dilation_change_the_output_size(key: str, value: int, expected: str):
+    at = ok(run())
+    assert formula(at).endswith("= 30")
+    at.select_slider(key=key).set_value(value).run()
+    assert ok(at) and formula(at).endswith(expected)
+
+
+def test_flip_changes_the_result_for_an_asymmetric_kernel() -> None:
+    at = ok(run(conv_hover=True))
+    before = heatmap(at)
+    at.radio(key="conv_flip").set_value(True).run()
+    after = heatmap(ok(at))
+    np.testing.assert_array_equal(after, -before)  # Sobel x rotated 180° is −Sobel x
+
+
+def test_switching_to_typed_numbers_uses_the_exact_matrix() -> None:
+    at = ok(run())
+    at.segmented_control(key="conv_source").set_value("numbers").run()
+    ok(at)
+    assert "3×3 result" in result_line(at)
+    np.testing.assert_array_equal(heatmap(at), np.full((3, 3), 8.0))  # 1..25 under Sobel x
+    assert "&gt;25<" not in "".join(m.value for m in at.markdown)
+    assert ">25</td>" in "".join(m.value for m in at.markdown)  # the numbers are shown
+
+
+def test_working_resolution_changes_the_animation_image() -> None:
+    at = ok(run())
+    assert any("32×32 numbers" in c.value for c in at.caption)
+    at.select_slider(key="conv_res").set_value(16).run()
+    ok(at)
+    assert any("16×16 numbers" in c.value for c in at.caption)
+    assert formula(at).endswith("= 14")
+    assert "62×62 result" in result_line(at)  # the result keeps the full resolution
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [
+        ("noise.png", np.random.default_rng(0).bytes(2000), "image/png"),
+        ("notes.png", b"these are my notes, not a picture\n", "image/png"),
+        ("empty.png", b"", "image/png"),
+    ],
+    ids=["random-bytes", "text-renamed-png", "empty"],
+)
+def test_bad_upload_shows_an_error_not_a_traceback(upload: tuple[str, bytes, str]) -> None:
+    at = ok(run(conv_source="upload"))
+    at.get("file_uploader")[0].set_value(upload).run()
+    ok(at)
+    assert "could not be read as an image" in errors(at)
+    assert any("animation appears" in i.value for i in at.info)
+
+
+def test_good_upload_is_used() -> None:
+    rgb = np.zeros((40, 50, 3), np.uint8)
+    rgb[10:30, 20:40] = (200, 30, 30)
+    at = ok(run(conv_source="upload"))
+    at.get("file_uploader")[0].set_value(("red.png", png(rgb), "image/png")).run()
+    ok(at)
+    assert "38×48 result" in result_line(at)
+    assert at.radio(key="conv_colour").value == "gray"  # a colour image offers its channels
+    at.radio(key="conv_result_mode").set_value("per_channel").run()
+    ok(at)
+    assert any("clipped for display" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("abc", "row 2, column 3 contains 'abc'"),
+        ("", "row 2, column 3 is empty"),
+        ("nan", "row 2, column 3 contains 'nan'"),
+        ("inf", "row 2, column 3 contains 'inf'"),
+        ("1/0", "row 2, column 3 divides by zero"),
+    ],
+)
+def test_bad_custom_cell_is_named_and_nothing_breaks(cell: str, message: str) -> None:
+    cells = [["1", "0", "-1"], ["2", "0", cell], ["1", "0", "-1"]]
+    at = ok(run(conv_preset="custom", conv_custom_cells=cells))
+    assert message in errors(at)
+    assert any("animation appears" in i.value for i in at.info)
+    assert "kv" not in at.query_params  # a kernel that does not parse never goes into a link
+    assert any("last working kernel" in c.value for c in at.caption)
+
+
+def test_custom_kernel_with_fractions_is_used() -> None:
+    cells = [["1/9"] * 3] * 3
+    at = ok(run(conv_preset="custom", conv_custom_cells=cells))
+    at.segmented_control(key="conv_source").set_value("numbers").run()
+    np.testing.assert_allclose(heatmap(ok(at)), [[7, 8, 9], [12, 13, 14], [17, 18, 19]])
+
+
+def test_choosing_custom_copies_the_current_preset() -> None:
+    at = ok(run())
+    at.selectbox(key="conv_preset").set_value("gaussian_3").run()
+    at.selectbox(key="conv_preset").set_value("custom").run()
+    ok(at)
+    assert at.session_state["conv_custom_cells"][0] == ["1/16", "1/8", "1/16"]
+    assert any("Kernel from: Gaussian blur 3×3" in c.value for c in at.caption)
+
+
+def test_custom_size_selectors_resize_the_grid() -> None:
+    at = ok(run(conv_preset="custom"))
+    at.selectbox(key="conv_custom_cols").set_value(5).run()
+    ok(at)
+    cells = at.session_state["conv_custom_cells"]
+    assert cells == [["0"] * 5, ["0", "1", "0", "0", "0"], ["0"] * 5]
+    assert "62×60 result" in result_line(at)
+
+
+def test_incoming_kernel_from_another_page_becomes_the_custom_kernel() -> None:
+    values = [[0.5, -0.25], [0.125, 1.0]]
+    at = ok(run(conv_incoming_kernel={"name": "conv1 filter 3 (R)", "values": values}))
+    assert at.selectbox(key="conv_preset").value == "custom"
+    assert any("Kernel from: conv1 filter 3 (R)" in c.value for c in at.caption)
+    assert "63×63 result" in result_line(at)
+    assert "conv_incoming_kernel" not in at.session_state
+
+
+def test_share_link_round_trip() -> None:
+    at = ok(run())
+    at.selectbox(key="conv_preset").set_value("laplacian_4").run()
+    at.select_slider(key="conv_padding").set_value(2).run()
+    at.selectbox(key="conv_padding_mode").set_value("reflect").run()
+    at.radio(key="conv_flip").set_value(True).run()
+    ok(at)
+    params = dict(at.query_params)
+    assert params == {"k": "laplacian_4", "pad": "2", "mode": "reflect", "flip": "1"}
+    link = at.code[-1].value
+    assert link.startswith("?") and all(f"{k}={v}" in link for k, v in params.items())
+    fresh = ok(run(query=params))
+    assert fresh.selectbox(key="conv_preset").value == "laplacian_4"
+    assert fresh.select_slider(key="conv_padding").value == 2
+    assert fresh.selectbox(key="conv_padding_mode").value == "reflect"
+    assert fresh.radio(key="conv_flip").value is True
+    assert not fresh.warning
+
+
+def test_custom_kernel_travels_in_the_link() -> None:
+    at = ok(run(query={"k": "custom", "kv": "1/9,1/9;1,2", "src": "numbers"}))
+    assert at.session_state["conv_custom_cells"] == [["1/9", "1/9"], ["1", "2"]]
+    assert "4×4 result" in result_line(at)
+    assert dict(at.query_params) == {"src": "numbers", "k": "custom", "kv": "1/9,1/9;1,2"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"pad": "-1", "stride": "9999999999999", "dil": "2.5", "res": "0x10"},
+        {"k": "__import__('os').system('id')", "sample": "../../etc/passwd", "flip": "yes"},
+        {"k": "custom", "kv": "1,2;3"},
+        {"kv": "nan,1;1,1"},
+        {"kv": ";".join([",".join(["1"] * 9)] * 9)},
+        {"src": "numbers", "m": "1 2;3"},
+        {"m": "x" * 100_000},
+        {"mode": "wrap", "ch": "alpha", "out": "🙂" * 500},
+    ],
+)
+def test_hostile_links_fall_back_to_defaults_with_a_warning(query: dict[str, str]) -> None:
+    at = ok(run(query=query))
+    assert at.warning and all("link" in w.value for w in at.warning)
+    assert at.selectbox(key="conv_preset").value == "sobel_x"
+    assert at.success and "Checked against PyTorch" in at.success[0].value
+
+
+def test_drawing_on_the_canvas_is_convolved() -> None:
+    at = ok(run(conv_source="draw"))
+    assert any("Draw something" in i.value for i in at.info)  # a blank canvas: a hint
+    assert not at.error
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[100:120, 40:240, :3] = 255  # a white bar
+    data_url = "data:image/png;base64," + base64.b64encode(png(rgba)).decode()
+    at.session_state["conv_canvas_0"] = {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url},
+        "backgroundFit": None,
+    }
+    at.run()
+    ok(at)
+    assert "278×278 result" in result_line(at)
+    assert any("32×32 numbers" in c.value for c in at.caption)
+    at.button[0].click().run()  # "Clear the drawing": a fresh, blank canvas
+    assert any("Draw something" in i.value for i in ok(at).info)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "settings", "message"),
+    [
+        ("1 2\n3 4", {}, "does not fit"),
+        ("1 2\n3 4", {"conv_padding": 2, "conv_padding_mode": "reflect"}, "Reflect padding"),
+        ("1 2 3\n4 5 6\n7 8 9", {"conv_dilation": 2}, "does not fit"),
+    ],
+)
+def test_impossible_settings_say_why(matrix: str, settings: dict, message: str) -> None:
+    at = ok(run(conv_source="numbers", conv_matrix_text=matrix, **settings))
+    assert message in errors(at)
+    assert any("animation appears" in i.value for i in at.info)
+
+
+def test_bad_typed_numbers_show_the_cell() -> None:
+    at = ok(run(conv_source="numbers", conv_matrix_text="1 2 3\n4 x 6"))
+    assert "Row 2, column 2" in errors(at)
+
+
+def test_colour_sample_offers_channels_and_summing() -> None:
+    at = ok(run(conv_sample="ship", conv_hover=True))
+    assert "126×126 result" in result_line(at)
+    grey = heatmap(at)
+    at.radio(key="conv_colour").set_value("r").run()
+    red = heatmap(ok(at))
+    assert not np.array_equal(grey, red)
+    at.radio(key="conv_result_mode").set_value("sum").run()
+    summed = heatmap(ok(at))
+    assert summed.shape == (126, 126) and np.abs(summed).max() > np.abs(red).max()
+    assert "Checked against PyTorch" in at.success[0].value
