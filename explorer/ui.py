@@ -22,7 +22,7 @@ def guarded(action: Callable[[], T]) -> T | None:
     try:
         return action()
     except UserError as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/warning:")
         return None
 
 
@@ -198,7 +198,7 @@ def network_sidebar() -> NetworkContext | None:
         model = uploaded_model(sha, device.device, data)
         cpu_model = model if device.device == "cpu" else uploaded_model(sha, "cpu", data)
     except UserError as exc:
-        st.error(f"These weights cannot be used: {exc}", icon="⚠️")
+        st.error(f"These weights cannot be used: {exc}", icon=":material/warning:")
         return None
     num_classes = model.fc2.out_features
     digits = trained_on == "mnist"
@@ -266,7 +266,7 @@ def network_input(ctx: NetworkContext) -> ModelInput | None:
         rgb = images.decode_image(upload.getvalue())
         return ModelInput(images.photo_to_model_image(rgb), f"your image {upload.name}")
     except UserError as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/warning:")
         return None
 
 

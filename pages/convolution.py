@@ -5,8 +5,6 @@ computation is in explorer/ (cached through explorer.ui)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,18 +13,20 @@ import streamlit as st
 from explorer import render, share, ui
 from explorer.convolution import (
     PADDING_MODES,
-    ConvolutionError,
     ConvSettings,
     convolve2d,
     output_size_steps,
 )
-from explorer.errors import UserError
 from explorer.images import SAMPLES, canvas_is_blank, canvas_to_rgb, parse_matrix
 from explorer.kernels import KERNELS, KernelError, kernel_sum_note, parse_kernel
 from explorer.player import format_value
 
-T = TypeVar("T")
-SOURCES = {"sample": "🖼️ Sample", "draw": "✏️ Draw", "upload": "📁 Upload", "numbers": "🔢 Numbers"}
+SOURCES = {
+    "sample": ":material/image: Sample",
+    "draw": ":material/draw: Draw",
+    "upload": ":material/upload: Upload",
+    "numbers": ":material/pin: Numbers",
+}
 COLOURS = {"gray": "Grayscale", "r": "Red", "g": "Green", "b": "Blue"}
 PRESETS = {**{k: v.name for k, v in KERNELS.items()}, share.CUSTOM: "✎ Custom: type your own"}
 MODES = {"zeros": "zeros", "reflect": "reflect (mirror)", "replicate": "replicate (repeat edge)"}
@@ -38,18 +38,7 @@ RESULT_MODES = {
 }
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 HEATMAP_MAX_CELLS = 128 * 128  # larger results are shown as a picture, one pixel per value
-USER_ERRORS = (UserError, KernelError, ConvolutionError)  # mistakes a user can make
 ss = st.session_state
-
-
-def attempt(action: Callable[[], T]) -> T | None:
-    """``action()``, or None after showing the user's mistake (a bad cell, a kernel that does
-    not fit) as an error sentence; the rest of the page goes on."""
-    try:
-        return action()
-    except USER_ERRORS as exc:
-        st.error(str(exc), icon="⚠️")
-        return None
 
 
 # ----------------------------------------------------------------------------- state
@@ -139,22 +128,28 @@ def source_image() -> np.ndarray | None:
         )
         st.button("Clear the drawing", on_click=clear_canvas, icon="🧹")
         if canvas_is_blank(drawing.image_data):
-            st.info("Draw something on the black square: a digit, a line, a smiley.", icon="✏️")
+            st.info(
+                "Draw something on the black square: a digit, a line, a smiley.",
+                icon=":material/draw:",
+            )
             return None
         return canvas_to_rgb(drawing.image_data)
     if ss.conv_source == "upload":
         upload = st.file_uploader("An image file", type=UPLOAD_TYPES, key="conv_upload")
         if upload is None:
-            st.info("Upload a photo or a drawing (PNG, JPEG, WebP, BMP, GIF or TIFF).", icon="📁")
+            st.info(
+                "Upload a photo or a drawing (PNG, JPEG, WebP, BMP, GIF or TIFF).",
+                icon=":material/upload:",
+            )
             return None
-        return attempt(lambda: ui.conv_decode_upload(upload.getvalue()))
+        return ui.guarded(lambda: ui.conv_decode_upload(upload.getvalue()))
     if ss.conv_source == "numbers":
         hint = "Separate the numbers with spaces or commas; at most 32×32."
         st.text_area("Numbers, one row per line", key="conv_matrix_text", height=150, help=hint)
-        return attempt(lambda: parse_matrix(ss.conv_matrix_text))
+        return ui.guarded(lambda: parse_matrix(ss.conv_matrix_text))
     st.selectbox("Sample", list(SAMPLES), format_func=lambda k: SAMPLES[k].name, key="conv_sample")
     st.caption(SAMPLES[ss.conv_sample].description)
-    return attempt(lambda: ui.conv_sample(ss.conv_sample))
+    return ui.guarded(lambda: ui.conv_sample(ss.conv_sample))
 
 
 def show_picture(picture: ui.ConvPicture) -> None:
@@ -192,7 +187,7 @@ def kernel_input() -> np.ndarray | None:
     st.data_editor(
         cells, key=f"conv_editor_{ss.conv_editor_n}", on_change=on_cell_edit, hide_index=True
     )
-    return attempt(lambda: parse_kernel(current_cells()))
+    return ui.guarded(lambda: parse_kernel(current_cells()))
 
 
 # ----------------------------------------------------------------------------- 3. settings
@@ -257,7 +252,7 @@ def show_result(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSettings) ->
         )  # fmt: skip
     image = picture.full if mode == "animated" else picture.channels
     channels = "per_channel" if mode == "per_channel" else "sum"
-    result = attempt(lambda: ui.conv_result(image, kernel, s, channels))
+    result = ui.guarded(lambda: ui.conv_result(image, kernel, s, channels))
     if result is None:
         return
     shape = "×".join(str(n) for n in result.shape[-2:])
@@ -279,22 +274,25 @@ def show_result(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSettings) ->
     if diff <= 1e-9 * max(1.0, float(np.abs(result).max())):
         st.success(
             "✓ Checked against PyTorch: `torch.nn.functional.conv2d` gives the same result "
-            f"(largest difference {diff:.1e}).", icon="🔬",
+            f"(largest difference {diff:.1e}).", icon=":material/verified:",
         )  # fmt: skip
     else:
-        st.error(f"✗ PyTorch's conv2d differs from this result by up to {diff:.3g}.", icon="🔬")
+        st.error(
+            f"✗ PyTorch's conv2d differs from this result by up to {diff:.3g}.",
+            icon=":material/verified:",
+        )
     cols = st.columns(3)
     cols[0].download_button(
         "Result as PNG", lambda: ui.conv_result_png(result), file_name="convolution.png",
-        mime="image/png", on_click="ignore", icon="🖼️",
+        mime="image/png", on_click="ignore", icon=":material/image:",
     )  # fmt: skip
     cols[1].download_button(
         "Result as CSV (exact numbers)", lambda: share.result_csv(result),
-        file_name="convolution.csv", mime="text/csv", on_click="ignore", icon="📄",
+        file_name="convolution.csv", mime="text/csv", on_click="ignore", icon=":material/table:",
     )  # fmt: skip
     cols[2].download_button(
         "Kernel as CSV", share.result_csv(kernel), file_name="kernel.csv", mime="text/csv",
-        on_click="ignore", icon="📄",
+        on_click="ignore", icon=":material/table:",
     )  # fmt: skip
 
 
@@ -350,7 +348,7 @@ ui.page_header(
     "in the player to watch it happen, window by window.",
 )
 for warning in ss.pop("conv_link_warnings", []):
-    st.warning(warning, icon="🔗")
+    st.warning(warning, icon=":material/link:")
 
 st.header("1 · The image")
 left, right = st.columns([3, 2], gap="large")
@@ -362,7 +360,7 @@ with left:
     source = source_image()
 picture = None
 if source is not None:
-    picture = attempt(lambda: ui.conv_prepare(source, ss.conv_colour, ss.conv_res))
+    picture = ui.guarded(lambda: ui.conv_prepare(source, ss.conv_colour, ss.conv_res))
 with right:
     if picture is not None and picture.is_colour:
         st.radio(
@@ -371,6 +369,7 @@ with right:
         )  # fmt: skip
     if picture is not None:
         show_picture(picture)
+
 
 st.header("2 · The kernel")
 left, right = st.columns([3, 2], gap="large")
@@ -388,16 +387,17 @@ if ready:
     show_output_size(picture, kernel, settings)
 
 st.header("4 · Watch it slide")
-trace = attempt(lambda: ui.conv_trace(picture.working, kernel, settings)) if ready else None
+trace = ui.guarded(lambda: ui.conv_trace(picture.working, kernel, settings)) if ready else None
 if trace is None:
     st.info("The animation appears once the image, the kernel and the settings fit together.")
 else:
-    attempt(lambda: ui.conv_player(trace, key="conv_player"))
+    ui.guarded(lambda: ui.conv_player(trace, key="conv_player"))
     with st.expander("The code: a convolution is two loops"):
         st.code(inspect.getsource(convolve2d), language="python")
         st.markdown(
-            "The general version pads `image` first, moves the window `stride` cells at a time, "
-            "takes every `dilation`-th pixel inside it, and for a true convolution flips `kernel`."
+            "The general version pads `image` first, moves the window `stride` cells at a "
+            "time, takes every `dilation`-th pixel inside it, and for a true convolution "
+            "flips `kernel`."
         )
 
 st.header("5 · The result")
@@ -406,6 +406,6 @@ if trace is not None:
 else:
     st.info("The result appears here once the animation above can run.")
 
-st.header("🔗 Share this set-up")
+st.header(":material/link: Share this set-up")
 show_share_link(kernel is not None)
 ss.conv_saved = {k: ss[k] for k in share.DEFAULTS if k in ss}
