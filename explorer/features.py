@@ -165,6 +165,16 @@ class Activations:
         return self.stages["softmax"]
 
 
+@dataclass
+class ModelInput:
+    """The 32×32×3 uint8 image the network will get, where it came from (a sentence for the
+    page), and its true class when known (gallery images)."""
+
+    image: np.ndarray
+    description: str
+    true_label: str | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # Input
 
@@ -440,7 +450,9 @@ __all__ = [
     "SPATIAL_STAGES",
     "STAGES",
     "STAGE_BY_NAME",
+    "StageKind",
     "Activations",
+    "ModelInput",
     "Stage",
     "biases",
     "capture_activations",

@@ -1,18 +1,24 @@
-"""Arrays → pictures: colour maps, enlargements, montages and heatmap figures, shared by all pages.
+"""Arrays → pictures: colour maps, enlargements, montages, figures and HTML, shared by all pages.
 
-Nothing here computes what is shown; it only maps numbers to colours. Every function takes
-plain NumPy arrays and returns arrays, PNG bytes or Plotly figures, so it is testable without
-Streamlit.
+Nothing here computes what is shown; it only maps numbers to colours and shapes. Every function
+takes plain NumPy arrays (or records) and returns arrays, PNG bytes, Plotly figures, HTML or
+Graphviz text, so it is testable without Streamlit.
 """
 
 from __future__ import annotations
 
+import html
 import io
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
+from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:
+    from explorer.model import LayerRow
 
 ColourMap = Literal["diverging", "gray", "viridis"]
 
@@ -163,3 +169,149 @@ def heatmap_figure(
         plot_bgcolor="white",
     )
     return fig
+
+
+def channels_picture(result: np.ndarray) -> np.ndarray:
+    """A per-channel result (C×H×W numbers) → H×W×3 uint8 picture, values rounded and clipped
+    to 0..255; one channel is repeated into gray."""
+    picture = np.clip(np.rint(np.moveaxis(result, 0, -1)), 0, 255).astype(np.uint8)
+    return picture if picture.shape[2] == 3 else np.repeat(picture[:, :, :1], 3, axis=2)
+
+
+def result_png(result: np.ndarray) -> bytes:
+    """A convolution result as PNG bytes: a colour picture for C×H×W (``channels_picture``),
+    the diverging map for H×W."""
+    picture = channels_picture(result) if result.ndim == 3 else colourise(result, "diverging")
+    return png_bytes(picture)
+
+
+def colour_bar_png(cmap: ColourMap, width: int = 256, height: int = 14) -> bytes:
+    """A legend: ``cmap`` as a horizontal height×width ramp, low end left, as PNG bytes (the
+    page prints the numbers the ends stand for beside it)."""
+    ramp = np.tile(np.linspace(0.0, 1.0, width), (height, 1))
+    return png_bytes(colourise(ramp, cmap, 0.0, 1.0))
+
+
+def _ink(red: int, green: int, blue: int) -> str:
+    """Dark text on light colours, white text on dark ones (perceived brightness, ITU-R 601)."""
+    return "#111" if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else "#fff"
+
+
+def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
+    """A small H×W matrix as an HTML table: each cell coloured by its value (``colourise``)
+    with the number written in it as the player writes numbers, dark text on light cells."""
+    # explorer.player imports this module (for its colours), so it is imported on use.
+    from explorer.player import format_value
+
+    colours = colourise(values, cmap)
+    font = max(9, min(15, cell_px // 3))
+    rows = []
+    for r in range(values.shape[0]):
+        cells = []
+        for c in range(values.shape[1]):
+            red, green, blue = (int(v) for v in colours[r, c])
+            cells.append(
+                f'<td style="background:rgb({red},{green},{blue});color:{_ink(red, green, blue)};'
+                f"width:{cell_px}px;height:{cell_px}px;min-width:{cell_px}px;padding:0;"
+                f'text-align:center;font-size:{font}px;border:1px solid #ddd">'
+                f"{html.escape(format_value(values[r, c]))}</td>"
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        '<table style="border-collapse:collapse;margin:0 0 0.5rem 0;font-variant-numeric:'
+        f'tabular-nums">{"".join(rows)}</table>'
+    )
+
+
+def colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
+    """The diverging colour bar for ``values`` as HTML: its low end, a gradient, its high end
+    (symmetric about 0, so white is always 0), and what the colours mean."""
+    from explorer.player import format_value  # see grid_html
+
+    lo, hi = value_range(values, "diverging")
+    stops = ", ".join(f"rgb({r},{g},{b})" for r, g, b in _ANCHORS["diverging"])
+    label = 'style="font-variant-numeric:tabular-nums;font-size:0.85rem"'
+    return (
+        '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.25rem 0 0.5rem 0">'
+        f"<span {label}>{html.escape(format_value(lo))}</span>"
+        f'<span style="display:inline-block;width:{width_px}px;height:14px;border:1px solid #ccc;'
+        f'background:linear-gradient(to right, {stops})"></span>'
+        f"<span {label}>{html.escape(format_value(hi))}</span>"
+        '<span style="font-size:0.85rem;color:#666">blue = negative · white = 0 · '
+        "red = positive</span></div>"
+    )
+
+
+def kernel_figure(kernels: Sequence[tuple[str, np.ndarray]], height: int = 250) -> go.Figure:
+    """k×k kernels side by side, each titled, as blue–red heatmaps with every weight written in
+    its cell, all on one colour range symmetric about 0 (row 0 at the top)."""
+    bound = max(float(np.abs(k).max()) for _, k in kernels) or 1.0
+    fig = make_subplots(1, len(kernels), subplot_titles=[t for t, _ in kernels],
+                        horizontal_spacing=0.04)  # fmt: skip
+    for i, (_, k) in enumerate(kernels, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=k, zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=False,
+                texttemplate="%{z:.3f}", textfont={"size": 12},
+                hovertemplate="row %{y}, col %{x}: %{z:.6g}<extra></extra>",
+            ),
+            1, i,
+        )  # fmt: skip
+        fig.update_yaxes(
+            autorange="reversed", scaleanchor=f"x{i}", showticklabels=False, row=1, col=i
+        )
+        fig.update_xaxes(showticklabels=False, row=1, col=i)
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False)
+    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": 30, "b": 5}, plot_bgcolor="white")
+    return fig
+
+
+def class_bars(
+    values: Sequence[tuple[str, float]], highlight: str, title: str, fmt: str
+) -> go.Figure:
+    """One horizontal bar per (class, value), first item on top, ``highlight`` in the accent
+    colour, each value written with ``fmt`` (``".1%"``: percentages on the axis too)."""
+    names = [n for n, _ in values]
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in values],
+            y=names,
+            orientation="h",
+            marker_color=["#d62728" if n == highlight else "#9aa5b1" for n in names],
+            text=[format(v, fmt) for _, v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.6g}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    if fmt.endswith("%"):
+        fig.update_xaxes(tickformat=".0%")
+    fig.update_layout(
+        title=title, height=40 + 26 * len(values), margin={"l": 10, "r": 10, "t": 36, "b": 10}
+    )
+    return fig
+
+
+_LAYER_FILL = {"conv": "#fde0c5", "relu": "#dbe9f6", "pool": "#d5efd5", "fc": "#eedcf5"}
+
+
+def layer_chain_dot(rows: Sequence[LayerRow]) -> str:
+    """Graphviz DOT of the data flow, top to bottom: one box per layer (``model.layer_table``
+    rows, so it follows the model) with its output shape less the batch dimension, coloured
+    by kind (conv, relu, pool, fc)."""
+    nodes, names = [], []
+    for r in rows:
+        shape = " × ".join(str(d) for d in r.output_shape[1:])
+        colour = next((c for p, c in _LAYER_FILL.items() if r.name.startswith(p)), "#eeeeee")
+        nodes.append(f'{r.name} [label="{r.name}   {shape}", fillcolor="{colour}"]')
+        names.append(r.name)
+    return (
+        "digraph G { rankdir=TB; nodesep=0.2; ranksep=0.12; "
+        'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
+        'width=2.2, height=0.3, margin="0.08,0.03"]; edge [arrowsize=0.5]; '
+        + "; ".join(nodes)
+        + "; "
+        + " -> ".join(names)
+        + "; }"
+    )

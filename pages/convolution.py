@@ -20,6 +20,7 @@ from explorer.convolution import (
 from explorer.images import SAMPLES, canvas_is_blank, canvas_to_rgb, parse_matrix
 from explorer.kernels import KERNELS, KernelError, kernel_sum_note, parse_kernel
 from explorer.player import format_value
+from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture
 
 SOURCES = {
     "sample": ":material/image: Sample",
@@ -152,7 +153,7 @@ def source_image() -> np.ndarray | None:
     return ui.guarded(lambda: ui.conv_sample(ss.conv_sample))
 
 
-def show_picture(picture: ui.ConvPicture) -> None:
+def show_picture(picture: ConvPicture) -> None:
     h, w = picture.working.shape
     st.markdown("**The image as the convolution sees it**")
     if max(h, w) <= 16:
@@ -226,7 +227,7 @@ def settings_input() -> ConvSettings:
     )
 
 
-def show_output_size(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSettings) -> None:
+def show_output_size(picture: ConvPicture, kernel: np.ndarray, s: ConvSettings) -> None:
     (h, w), (kh, kw) = picture.working.shape, kernel.shape
     st.markdown(
         f"**Output size** for the {h}×{w} animation image and the {kh}×{kw} kernel "
@@ -243,7 +244,7 @@ def show_output_size(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSetting
 # ----------------------------------------------------------------------------- 5. the result
 
 
-def show_result(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSettings) -> None:
+def show_result(picture: ConvPicture, kernel: np.ndarray, s: ConvSettings) -> None:
     mode = ss.conv_result_mode if picture.is_colour else "animated"
     if picture.is_colour:
         st.radio(
@@ -261,7 +262,7 @@ def show_result(picture: ui.ConvPicture, kernel: np.ndarray, s: ConvSettings) ->
         f"**{format_value(result.min())}** to **{format_value(result.max())}**."
     )
     if picture.capped:
-        st.caption(f"The upload was {picture.original_text} px; it was shrunk to {ui.PLAYGROUND_MAX_SIDE} px a side.")  # fmt: skip  # noqa: E501
+        st.caption(f"The upload was {picture.original_text} px; it was shrunk to {PLAYGROUND_MAX_SIDE} px a side.")  # fmt: skip  # noqa: E501
     if mode == "per_channel":
         st.image(ui.conv_colour_picture(result), width=min(512, max(256, result.shape[-1])))
         st.caption(
@@ -339,6 +340,7 @@ def show_share_link(kernel_ok: bool) -> None:
 
 # ----------------------------------------------------------------------------- the page
 
+ui.use_app_navigation()
 init_state()
 ui.page_header(
     "Convolution playground",

@@ -1,9 +1,198 @@
-"""Feature maps: give the network an image and see what every layer makes of it."""
+"""Feature maps: give the network an image and see what every layer makes of it. The page's
+widgets come first, as functions; the page itself, top to bottom as on the screen, is below."""
 
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
-from explorer import render, ui
-from explorer.features import conv1_filters_picture, predictions, preprocess
+from explorer import images, render, ui
+from explorer.errors import UserError
+from explorer.features import (
+    CONV_OF_STAGE,
+    SPATIAL_STAGES,
+    STAGE_BY_NAME,
+    Activations,
+    ModelInput,
+    StageKind,
+    biases,
+    conv1_filters_picture,
+    filter_grid,
+    filters,
+    map_statistics,
+    playground_kernel,
+    predictions,
+    preprocess,
+    stage_cmap,
+    stage_limits,
+)
+
+# ----------------------------------------------------------------------------- the input
+
+
+def network_input(ctx: ui.NetworkContext) -> ModelInput | None:
+    """Gallery, drawing or upload → the network's 32×32 input; None (after saying why) when
+    there is nothing to show yet."""
+    source = st.radio(
+        "Input", ["Gallery", "Draw", "Upload"], key="fm_input", horizontal=True,
+        help="Gallery: exact test images the network never saw in training, with their true "
+        "label.",
+    )  # fmt: skip
+    try:
+        if source == "Gallery":
+            return gallery_input(ctx)
+        if source == "Draw":
+            return drawn_input(ctx)
+        upload = st.file_uploader(
+            "An image (PNG, JPEG, WebP, BMP, GIF, TIFF)",
+            type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+            key="fm_upload",
+        )
+        if upload is None:
+            st.info("Choose an image file: it is cropped to a square and shrunk to 32×32.")
+            return None
+        rgb = images.decode_image(upload.getvalue())
+        return ModelInput(images.photo_to_model_image(rgb), f"your image {upload.name}")
+    except UserError as exc:
+        st.error(str(exc), icon=":material/warning:")
+        return None
+
+
+def gallery_input(ctx: ui.NetworkContext) -> ModelInput:
+    items = {item.key: item for item in images.gallery(ctx.dataset)}
+    if st.session_state["fm_gallery"] not in items:
+        st.session_state["fm_gallery"] = next(iter(items))
+    key = st.selectbox(
+        "Test image",
+        list(items),
+        format_func=lambda k: f"{items[k].label_name} — {items[k].source}",
+        key="fm_gallery",
+    )
+    item = items[key]
+    st.image(
+        render.enlarge(images.load_gallery_image(item), 5),
+        caption=f"True label: {item.label_name}",
+        output_format="PNG",
+    )
+    return ModelInput(images.load_gallery_image(item), item.source, item.label_name)
+
+
+def drawn_input(ctx: ui.NetworkContext) -> ModelInput | None:
+    digit = ctx.preprocessing.kind == "digit"
+    st.caption(
+        "Draw a digit, large, in the middle. It is centred and scaled the way MNIST digits are."
+        if digit
+        else "Draw anything: the drawing is shrunk to 32×32 like a photo."
+    )
+    result = st_canvas(
+        stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
+        height=280, width=280, return_image_data=True, key="fm_canvas",
+    )  # fmt: skip
+    rgba = result.image_data
+    if images.canvas_is_blank(rgba):
+        st.info("Draw on the black square with the mouse (or a finger).")
+        return None
+    rgb = images.canvas_to_rgb(rgba, background=(0, 0, 0))
+    if digit:
+        return ModelInput(images.digit_to_model_image(rgb), "your drawing, prepared like MNIST")
+    return ModelInput(images.photo_to_model_image(rgb), "your drawing")
+
+
+# ----------------------------------------------------------------------------- the stages
+
+
+def legend(kind: StageKind, lo: float, hi: float, per_map: bool) -> None:
+    """The colour bar of a stage with the numbers its ends stand for."""
+    st.image(ui.colour_bar_png(kind), width=160, output_format="PNG")
+    if per_map:
+        st.caption("Each map: darkest/bluest = its own lowest value, brightest/reddest = highest.")
+    elif kind == "signed":
+        st.caption(f"blue {lo:.3g} · white 0 · red {hi:.3g}")
+    else:
+        st.caption(f"dark {lo:.3g} · yellow {hi:.3g}")
+
+
+def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map: bool) -> None:
+    """One stage: title, what it does, all its maps as one image, its colour legend."""
+    stage = STAGE_BY_NAME[name]
+    arr = acts.stages[name]
+    st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
+    st.image(pictures[name], width="stretch", output_format="PNG")
+    lo, hi = stage_limits(arr, stage.kind)
+    legend(stage.kind, lo, hi, per_map and arr.ndim == 3)
+    st.caption(stage.explanation)
+
+
+def show_map_detail(ctx: ui.NetworkContext, acts: Activations) -> None:
+    """Pick one map (``fm_layer``, ``fm_map``): enlarged with hover values, its statistics and
+    the filter that made it."""
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", SPATIAL_STAGES, key="fm_layer",
+                         format_func=lambda n: STAGE_BY_NAME[n].title)  # fmt: skip
+    arr = acts.stages[layer]
+    if st.session_state["fm_map"] >= len(arr):
+        st.session_state["fm_map"] = 0
+    index = c2.number_input(f"Map (0–{len(arr) - 1})", 0, len(arr) - 1, key="fm_map")
+    stage = STAGE_BY_NAME[layer]
+    per_map = st.session_state["fm_scale"] != ui.NET_DEFAULTS["fm_scale"]
+    lo, hi = (None, None) if per_map else stage_limits(arr, stage.kind)
+    left, right = st.columns([3, 2])
+    with left:
+        title = f"{layer}, map {index} ({arr.shape[1]}×{arr.shape[2]})"
+        fig = render.heatmap_figure(arr[index], stage_cmap(stage.kind), title, layer, lo, hi)
+        st.plotly_chart(fig, width="stretch", key="fm_heatmap")
+        stats = map_statistics(arr[index])
+        st.markdown(
+            " · ".join(
+                f"{k.replace('_', ' ')} **{v:.1%}**" if k == "fraction_zero" else f"{k} **{v:.4g}**"
+                for k, v in stats.items()
+            )
+        )
+    with right:
+        conv = CONV_OF_STAGE[layer]
+        w = filters(ctx.cpu_model, conv)[index]
+        bias = float(biases(ctx.cpu_model, conv)[index])
+        st.markdown(
+            f"**The filter that made it: {conv} filter {index}** — {w.shape[0]} slices of 3×3, "
+            f"one per input channel, plus a bias of {bias:.4g}."
+        )
+        if layer != conv:
+            st.caption(f"{layer} is computed from {conv}'s map {index}, so this is its filter.")
+        if conv == "conv1":
+            fig = render.kernel_figure([(f"{c} channel", k) for c, k in zip("RGB", w, strict=True)])
+            st.plotly_chart(fig, width="stretch", key="fm_filter_fig")
+        else:
+            grid, bound = filter_grid(w)
+            st.image(render.png_bytes(grid), width="stretch", output_format="PNG")
+            st.caption(
+                f"One 3×3 square per input channel (channel 0 top left, 8 a row); "
+                f"blue −{bound:.3g} · white 0 · red {bound:.3g}"
+            )
+            with st.expander("The numbers"):
+                numbers = pd.DataFrame(
+                    w.reshape(len(w), 9),
+                    columns=[f"({r},{c})" for r in range(3) for c in range(3)],
+                ).rename_axis("input channel")
+                st.dataframe(numbers.round(4), width="stretch")
+
+
+def playground_sender(ctx: ui.NetworkContext) -> None:
+    """Choose a conv1 filter and a channel; the button opens it in the playground."""
+    c1, c2 = st.columns(2)
+    index = c1.number_input("conv1 filter", 0, 31, key="fm_pg_filter")
+    channel = c2.radio("Channel", ["R", "G", "B", "sum"], key="fm_pg_channel", horizontal=True,
+                       format_func=lambda c: "R+G+B" if c == "sum" else c)  # fmt: skip
+    kernel = playground_kernel(ctx.cpu_model, index, channel)
+    fig = render.kernel_figure([(kernel["name"], np.asarray(kernel["values"]))], height=230)
+    st.plotly_chart(fig, key="fm_pg_fig")
+    if st.button("Use this filter in the playground", key="fm_pg_send", icon=":material/send:"):
+        st.session_state["conv_incoming_kernel"] = kernel
+        st.switch_page("pages/convolution.py")
+
+
+# ----------------------------------------------------------------------------- the page
 
 ui.use_app_navigation()
 ui.page_header(
@@ -18,7 +207,7 @@ if ctx is None:
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    inp = ui.network_input(ctx)
+    inp = network_input(ctx)
 if inp is None:
     st.stop()
 acts = ui.capture_for(ctx, inp)
@@ -34,7 +223,7 @@ with right:
         )
     st.markdown(f"#### The network says: **{answer}** ({ranked[0][1]:.1%}){verdict}")
     st.plotly_chart(
-        ui.class_bars(ranked, answer, "Probability of each class (softmax)", ".1%"),
+        render.class_bars(ranked, answer, "Probability of each class (softmax)", ".1%"),
         width="stretch",
         key="fm_probs",
     )
@@ -91,20 +280,20 @@ pictures = ui.stage_pictures(ctx.weights_id, acts.device, ui.image_key(inp.image
 for block in ("1", "2", "3"):
     for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
         with col:
-            ui.show_stage(name + block, acts, pictures, per_map)
+            show_stage(name + block, acts, pictures, per_map)
 st.markdown("##### The classifier head")
 for col, name in zip(st.columns(3), ("flatten", "fc1", "relu4"), strict=True):
     with col:
-        ui.show_stage(name, acts, pictures, per_map)
+        show_stage(name, acts, pictures, per_map)
 logits = [(c, float(v)) for c, v in zip(ctx.classes, acts.logits, strict=True)]
 st.plotly_chart(
-    ui.class_bars(logits, answer, "fc2: the 10 scores (logits), before softmax", ".3g"),
+    render.class_bars(logits, answer, "fc2: the 10 scores (logits), before softmax", ".3g"),
     width="stretch",
     key="fm_logits",
 )
 
 st.subheader("One map up close")
-ui.show_map_detail(ctx, acts)
+show_map_detail(ctx, acts)
 
 st.subheader("conv1's 32 filters")
 st.image(render.png_bytes(conv1_filters_picture(ctx.cpu_model)), output_format="PNG")
@@ -115,4 +304,4 @@ st.caption(
     "an edge."
 )
 st.markdown("**Use a filter in the convolution playground**")
-ui.playground_sender(ctx)
+playground_sender(ctx)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import ui
+from explorer import render, ui
 from explorer.model import layer_table, parameter_arithmetic, parameter_totals
 
 ui.use_app_navigation()
@@ -22,7 +22,7 @@ rows = layer_table(model)
 
 st.subheader("How the data flows")
 diagram, key = st.columns([2, 3], gap="large")
-diagram.graphviz_chart(ui.layer_chain_dot(rows))
+diagram.graphviz_chart(render.layer_chain_dot(rows))
 key.markdown(
     """
 One image enters as **3 colour channels of 32×32 pixels**; each box shows the shape of the

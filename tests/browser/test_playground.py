@@ -114,5 +114,7 @@ def test_changing_the_kernel_rerenders_and_keeps_the_link(page) -> None:
     )
     settled(page)
     assert result_line(page) != before
+    # The address bar is updated by a message that may arrive just after the rerun ends.
+    page.wait_for_url(re.compile(r"[?&]k=box_blur_3\b"))
     assert "k=box_blur_3" in page.url
     assert page.js_errors == []
