@@ -35,7 +35,8 @@ def bench_capture(repeats: int = 50) -> list[dict]:
     x = preprocess(img, choice.preprocessing)
     rows = []
     cpu = None
-    for dev in available_devices():
+    # The CPU first: every GPU's maps are compared with the CPU's.
+    for dev in sorted(available_devices(), key=lambda d: d.device != "cpu"):
         if dev.device == "mps":
             continue
         on_dev = model if dev.device == "cpu" else load_choice(choice).to(dev.device).eval()
@@ -150,11 +151,19 @@ def bench_page(samples: int = 5) -> list[dict]:
     ]
 
 
+def print_table(rows: list[dict]) -> None:
+    width = max(len(r["what"]) for r in rows)
+    for r in rows:
+        print(f"{r['what']:<{width}}  {r['device']:<24} {r['median']:<34} {r.get('note', '')}")
+
+
 def run(browser: bool = True, train_steps: int = 200) -> list[dict]:
+    """Measure, print the table and return its rows (for bench.run_all)."""
     rows = bench_capture()
     rows.append(bench_training(train_steps))
     if browser:
         rows += bench_page()
+    print_table(rows)
     return rows
 
 
@@ -163,10 +172,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--train-steps", type=int, default=200)
     args = parser.parse_args()
-    rows = run(browser=not args.no_browser, train_steps=args.train_steps)
-    width = max(len(r["what"]) for r in rows)
-    for r in rows:
-        print(f"{r['what']:<{width}}  {r['device']:<24} {r['median']:<34} {r.get('note', '')}")
+    run(browser=not args.no_browser, train_steps=args.train_steps)
 
 
 if __name__ == "__main__":
