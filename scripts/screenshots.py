@@ -40,8 +40,20 @@ def main(out: Path) -> None:
                     timeout=60_000,
                 )
                 page.wait_for_timeout(1500)  # images and charts paint after the run ends
-                page.screenshot(path=str(out / f"{name}.png"))
                 page.screenshot(path=str(out / f"{name}_full.png"), full_page=True)
+                if name == "convolution":  # the player mid-way, in view
+                    page.get_by_text("4 · Watch it slide").scroll_into_view_if_needed()
+                    page.mouse.wheel(0, -120)
+                    page.get_by_test_id("cp-play").click()
+                    page.wait_for_timeout(1000)
+                    page.get_by_test_id("cp-play").click()
+                    # then, as a user dragging the scrub bar, to a window on the circle's edge
+                    page.get_by_test_id("cp-scrub").evaluate(
+                        "e => { e.value = 614; e.dispatchEvent(new Event('input'));"
+                        " e.dispatchEvent(new Event('change')); }"
+                    )
+                    page.wait_for_timeout(500)
+                page.screenshot(path=str(out / f"{name}.png"))
                 print(f"{name}: {out / name}.png")
             browser.close()
     finally:
