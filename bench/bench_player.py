@@ -16,12 +16,7 @@ Goals: ≥ 50 frames/s and ≤ 200 KB. Figures, never asserted in tests.
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,37 +34,10 @@ CASES = {"64×64 valid": "size=64&padding=0", "64×64 same": "size=64&padding=1"
 @contextlib.contextmanager
 def serve_player_app(log_path: Path | None = None) -> Iterator[str]:
     """Run ``streamlit run bench/player_app.py`` on a free local port; yield its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log_path = log_path or Path(tempfile.mkdtemp()) / "player_app.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "bench" / "player_app.py"),
-                "--server.address", "127.0.0.1", "--server.port", str(port),
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the player app did not start; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
-                        break
-                except OSError:
-                    time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    from tests.browser.conftest import serve
+
+    with serve("bench/player_app.py", log_path) as url:
+        yield url
 
 
 def _measure_case(browser, url: str, query: str) -> dict:

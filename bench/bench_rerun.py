@@ -17,11 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,48 +41,11 @@ _DONE = """([selector, before]) => {
 }"""
 
 
-@contextlib.contextmanager
-def serve(script: str | None) -> Iterator[str]:
+def serve(script: str | None) -> contextlib.AbstractContextManager[str]:
     """The real app (script None) or another script, on a free port; yields its URL."""
-    from tests.browser.conftest import _free_port, start_app
+    from tests.browser.conftest import serve as serve_script
 
-    port = _free_port()
-    log = Path(tempfile.mkdtemp()) / "streamlit.log"
-    if script is None:
-        proc = start_app(port, log)
-    else:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / script),
-                "--server.address", "127.0.0.1", "--server.port", str(port),
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        _wait_healthy(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("streamlit did not start")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
+    return serve_script(script or "app.py")
 
 
 def _time_changes(page, options: list[str], marker: str) -> list[float]:

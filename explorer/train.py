@@ -97,7 +97,8 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch file")
 
 
-def _read_cifar_batch(path: Path) -> dict:
+def read_cifar_batch(path: Path) -> dict:
+    """One ``cifar-10-batches-py`` batch file as a dict with str keys (restricted unpickling)."""
     with open(path, "rb") as f:
         raw = _ArrayUnpickler(f, encoding="bytes").load()
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
@@ -113,7 +114,7 @@ def load_cifar10(folder: Path) -> Dataset:
         path = folder / name
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: not a cifar-10-batches-py folder")
-        batch = _read_cifar_batch(path)
+        batch = read_cifar_batch(path)
         data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch["labels"][: len(data)], dtype=np.int64)
         exact = np.asarray(batch.get("exact", np.ones(len(data))), dtype=bool)[: len(data)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -29,38 +28,19 @@ from explorer.images import (  # noqa: E402 — needs the repository root on sys
     SAMPLES_DIR,
     sample_matrix,
 )
+from explorer.model import CIFAR10_CLASSES  # noqa: E402 — needs the repository root on sys.path
+from explorer.train import read_cifar_batch  # noqa: E402
 
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
 PER_CLASS = 2
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """The CIFAR batches hold dicts, lists, bytes, ints and one NumPy array; refuse any other
-    class so a tampered file cannot run code."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module: str, name: str):  # noqa: ANN201 — pickle protocol
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch file")
 
 
 def load_cifar_test(data: Path) -> tuple[np.ndarray, np.ndarray]:
     """The exact CIFAR-10 test_batch → (N×32×32×3 uint8, N labels)."""
-    with open(data / "cifar10-subset" / "test_batch", "rb") as f:
-        batch = _ArrayUnpickler(f, encoding="bytes").load()
+    batch = read_cifar_batch(data / "cifar10-subset" / "test_batch")
     images = (
-        np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     )  # N×3×32×32 → N×32×32×3
-    labels = np.asarray(batch[b"labels"][: len(images)], dtype=np.int64)
+    labels = np.asarray(batch["labels"][: len(images)], dtype=np.int64)
     return np.ascontiguousarray(images), labels
 
 

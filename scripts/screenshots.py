@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import CHROMIUM_ARGS, _free_port, chromium_path, start_app
+from tests.browser.conftest import CHROMIUM_ARGS, chromium_path, serve
 
 PAGES = [
     ("home", "Start here"),
@@ -25,39 +25,34 @@ PAGES = [
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    proc = start_app(port, out / "streamlit.log")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/")
-            for name, label in PAGES:
-                page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
-                page.wait_for_timeout(1500)
-                page.wait_for_function(
-                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                    timeout=60_000,
+    with serve("app.py", out / "streamlit.log") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/")
+        for name, label in PAGES:
+            page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+            page.wait_for_timeout(1500)
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                timeout=60_000,
+            )
+            page.wait_for_timeout(1500)  # images and charts paint after the run ends
+            page.screenshot(path=str(out / f"{name}_full.png"), full_page=True)
+            if name == "convolution":  # the player mid-way, in view
+                page.get_by_text("4 · Watch it slide").scroll_into_view_if_needed()
+                page.mouse.wheel(0, -120)
+                page.get_by_test_id("cp-play").click()
+                page.wait_for_timeout(1000)
+                page.get_by_test_id("cp-play").click()
+                # then, as a user dragging the scrub bar, to a window on the circle's edge
+                page.get_by_test_id("cp-scrub").evaluate(
+                    "e => { e.value = 614; e.dispatchEvent(new Event('input'));"
+                    " e.dispatchEvent(new Event('change')); }"
                 )
-                page.wait_for_timeout(1500)  # images and charts paint after the run ends
-                page.screenshot(path=str(out / f"{name}_full.png"), full_page=True)
-                if name == "convolution":  # the player mid-way, in view
-                    page.get_by_text("4 · Watch it slide").scroll_into_view_if_needed()
-                    page.mouse.wheel(0, -120)
-                    page.get_by_test_id("cp-play").click()
-                    page.wait_for_timeout(1000)
-                    page.get_by_test_id("cp-play").click()
-                    # then, as a user dragging the scrub bar, to a window on the circle's edge
-                    page.get_by_test_id("cp-scrub").evaluate(
-                        "e => { e.value = 614; e.dispatchEvent(new Event('input'));"
-                        " e.dispatchEvent(new Event('change')); }"
-                    )
-                    page.wait_for_timeout(500)
-                page.screenshot(path=str(out / f"{name}.png"))
-                print(f"{name}: {out / name}.png")
-            browser.close()
-    finally:
-        proc.terminate()
+                page.wait_for_timeout(500)
+            page.screenshot(path=str(out / f"{name}.png"))
+            print(f"{name}: {out / name}.png")
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ Playwright's own browser download does not work on our machines, so we launch /u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -48,12 +50,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int, log_path: Path) -> subprocess.Popen:
-    """Start `streamlit run app.py` on 127.0.0.1:port and wait until it answers."""
+def start_app(port: int, log_path: Path, script: str = "app.py") -> subprocess.Popen:
+    """Start `streamlit run SCRIPT` (the app by default) on 127.0.0.1:port; wait until it
+    answers."""
     log = open(log_path, "w")  # noqa: SIM115 — closed when the process ends
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(ROOT / script),
             "--server.address", "127.0.0.1", "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
@@ -73,16 +76,26 @@ def start_app(port: int, log_path: Path) -> subprocess.Popen:
     raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
 
 
+@contextlib.contextmanager
+def serve(script: str = "app.py", log_path: Path | None = None) -> Iterator[str]:
+    """A Streamlit server for SCRIPT on a free port, for as long as the block runs; yields its
+    URL. Used by the browser tests, the benches and scripts/screenshots.py."""
+    log_path = log_path or Path(tempfile.mkdtemp()) / "streamlit.log"
+    proc = start_app(_free_port(), log_path, script)
+    try:
+        yield f"http://127.0.0.1:{proc.args[proc.args.index('--server.port') + 1]}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    proc = start_app(port, tmp_path_factory.mktemp("app") / "streamlit.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve("app.py", tmp_path_factory.mktemp("app") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +124,17 @@ def page(browser, app_url: str, tmp_path: Path) -> Iterator[object]:
     context.close()
 
 
+# True once Streamlit has finished the current run (and removed the previous run's elements).
+SCRIPT_DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]')
+        && document.querySelector('[data-testid="stMain"]');
+}"""
+
+
 def wait_for_app(page, path: str = "") -> None:
     """Open a page of the app and wait until Streamlit has finished running it."""
     page.goto(f"{page.app_url}/{path}")
     page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelector('[data-testid=\"stMain\"]')",
-        timeout=60_000,
-    )
+    page.wait_for_function(SCRIPT_DONE, timeout=60_000)

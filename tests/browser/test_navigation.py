@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import _free_port, start_app
+from tests.browser.conftest import serve
 
 PAGES = {
     "convolution": "Convolution playground",
@@ -23,11 +23,8 @@ NAV_TITLES = ["Start here", "Convolution playground", "The network", "Feature ma
 @pytest.fixture
 def fresh_app(tmp_path: Path) -> Iterator[str]:
     """A server nobody has visited yet."""
-    port = _free_port()
-    proc = start_app(port, tmp_path / "streamlit.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve("app.py", tmp_path / "streamlit.log") as url:
+        yield url
 
 
 @pytest.mark.parametrize("path", ["feature_maps", "convolution"])

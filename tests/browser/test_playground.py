@@ -14,7 +14,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import SCRIPT_DONE, wait_for_app
 
 CHECKED = "text=Checked against PyTorch"
 
@@ -29,9 +29,9 @@ def result_line(page) -> str:
 
 
 def settled(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
+    """Wait until the script run has finished and its stale elements are gone (the status
+    widget alone is not enough: Streamlit shows it only for runs that take a while)."""
+    page.wait_for_function(SCRIPT_DONE, timeout=60_000)
 
 
 def wait_until(condition, timeout_s: float = 15.0) -> None:
