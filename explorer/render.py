@@ -205,6 +205,10 @@ def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
 
     colours = colourise(values, cmap)
     font = max(9, min(15, cell_px // 3))
+    texts = [[html.escape(format_value(v)) for v in row] for row in values]
+    # Wide numbers (a learned filter's "-0.2385") get wider cells instead of touching the edges.
+    longest = max((len(t) for row in texts for t in row), default=1)
+    width = max(cell_px, round(longest * font * 0.62) + 10)
     rows = []
     for r in range(values.shape[0]):
         cells = []
@@ -212,9 +216,9 @@ def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
             red, green, blue = (int(v) for v in colours[r, c])
             cells.append(
                 f'<td style="background:rgb({red},{green},{blue});color:{_ink(red, green, blue)};'
-                f"width:{cell_px}px;height:{cell_px}px;min-width:{cell_px}px;padding:0;"
+                f"width:{width}px;height:{cell_px}px;min-width:{width}px;padding:0;"
                 f'text-align:center;font-size:{font}px;border:1px solid #ddd">'
-                f"{html.escape(format_value(values[r, c]))}</td>"
+                f"{texts[r][c]}</td>"
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (

@@ -4,6 +4,7 @@ checked without Streamlit."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -85,7 +86,14 @@ def test_grid_html_writes_each_number_in_its_coloured_cell() -> None:
     assert page.count("<tr>") == 2 and page.count("<td") == 4
     assert ">-1</td>" in page and ">0.5</td>" in page and ">0.3333</td>" in page
     assert "background:rgb(247,246,246);color:#111" in page  # 0 is white, written in dark ink
-    assert "width:30px" in page
+
+
+def test_grid_html_keeps_the_cell_size_for_short_numbers_and_widens_for_long_ones() -> None:
+    short = render.grid_html(np.array([[-1.0, 0.0], [0.5, 2.0]]), "diverging", 30)
+    assert "width:30px" in short
+    long = render.grid_html(np.array([[-0.2385248, 0.0]]), "diverging", 30)
+    width = int(re.search(r"min-width:(\d+)px", long).group(1))
+    assert width > 30  # "-0.2385" does not fit in 30 px at the grid's font size
 
 
 def test_colour_bar_html_shows_the_symmetric_ends() -> None:

@@ -3,6 +3,7 @@ drawn with the mouse all end in a prediction, without JavaScript errors."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,4 +78,17 @@ def test_gallery_sample_upload_and_drawing(page, tmp_path: Path) -> None:
     heading = settled_heading(page)
     if mnist:
         assert "says: 1 " in heading, heading
+    assert page.js_errors == []
+
+
+def test_a_learned_filter_opens_in_the_playground_as_its_kernel(page) -> None:
+    open_feature_maps(page)
+    settled_heading(page)
+    button = page.get_by_role("button", name="Use this filter in the playground")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_selector("text=Kernel from: conv1 filter 0", timeout=60_000)
+    assert "/convolution" in page.url
+    page.wait_for_url(re.compile(r"[?&]k=custom\b"))  # the filter travels in the share link
+    page.get_by_text("Checked against PyTorch").wait_for(timeout=60_000)
     assert page.js_errors == []
