@@ -41,25 +41,34 @@ st.markdown(
 )
 
 st.subheader("Where to go next")
-col1, col2, col3 = st.columns(3)
-with col1:
-    st.markdown("#### Convolution playground")
-    st.markdown(
+NEXT = [  # (page, title, what it shows, link label, icon)
+    (
+        "pages/convolution.py",
+        "Convolution playground",
         "Draw or upload an image, pick a kernel and watch the convolution slide window by "
-        "window: the patch, the products, the sum, the output filling in."
-    )
-    st.page_link("pages/convolution.py", label="Open the playground", icon=":material/grid_on:")
-with col2:
-    st.markdown("#### The network")
-    st.markdown(
+        "window: the patch, the products, the sum, the output filling in.",
+        "Open the playground",
+        ":material/grid_on:",
+    ),
+    (
+        "pages/network.py",
+        "The network",
         "SimpleCNN layer by layer: the shape of the data as it flows through, and where the "
-        "network keeps its parameters."
-    )
-    st.page_link("pages/network.py", label="See the architecture", icon=":material/account_tree:")
-with col3:
-    st.markdown("#### Feature maps")
-    st.markdown(
+        "network keeps its parameters.",
+        "See the architecture",
+        ":material/account_tree:",
+    ),
+    (
+        "pages/feature_maps.py",
+        "Feature maps",
         "Give the trained network an image and see what every layer makes of it: each feature "
-        "map, the learned filters and the class probabilities."
-    )
-    st.page_link("pages/feature_maps.py", label="Look inside", icon=":material/layers:")
+        "map, the learned filters and the class probabilities.",
+        "Look inside",
+        ":material/layers:",
+    ),
+]
+for column, (page, title, text, label, icon) in zip(st.columns(len(NEXT)), NEXT, strict=True):
+    with column:
+        st.markdown(f"#### {title}")
+        st.markdown(text)
+        st.page_link(page, label=label, icon=icon)
