@@ -93,7 +93,7 @@ def init_network_state() -> None:
 class NetworkContext:
     """The weights and device the sidebar chose, with the model ready on that device."""
 
-    weights_id: str  # a built-in key, or "upload:<sha256>" — identifies the weights in caches
+    weights_id: str  # a built-in key, or "upload:<sha256>:<dataset>": the weights in caches
     label: str
     classes: tuple[str, ...]
     preprocessing: Preprocessing
@@ -211,9 +211,12 @@ def network_sidebar() -> NetworkContext | None:
         classes = tuple(f"class {i}" for i in range(num_classes))
     pre = MNIST_PREPROCESSING if digits else CIFAR10_PREPROCESSING
     bar.success(f"Loaded {upload.name}: {num_classes} classes.")
+    # The dataset is part of the identity: it decides the normalisation, so the same file read
+    # as MNIST weights must not reuse the captures made for it as CIFAR-10 weights.
     return NetworkContext(
-        f"upload:{sha}", upload.name, classes, pre, trained_on, model, cpu_model, device
-    )
+        f"upload:{sha}:{trained_on}", upload.name, classes, pre, trained_on, model, cpu_model,
+        device,
+    )  # fmt: skip
 
 
 def _model_card(card: dict) -> None:

@@ -162,3 +162,25 @@ def test_use_this_filter_sets_the_playground_kernel(at: AppTest) -> None:
 
 def test_gallery_matches_the_dataset_of_the_weights() -> None:
     assert gallery("cifar10") and gallery("mnist")
+
+
+def test_uploaded_weights_read_as_another_dataset_are_recomputed(at: AppTest) -> None:
+    """The same file read as MNIST weights normalises the same input differently, so the maps
+    computed for it as CIFAR-10 weights must not be served from the caches."""
+    buf = io.BytesIO()
+    torch.manual_seed(1)
+    torch.save(SimpleCNN().state_dict(), buf)
+    photo = io.BytesIO()
+    Image.fromarray(np.full((40, 40, 3), (200, 120, 40), np.uint8)).save(photo, format="PNG")
+    at.selectbox(key="net_weights").set_value("upload").run()
+    at.file_uploader(key="net_weights_file").set_value(("mine.pt", buf.getvalue(), "x")).run()
+    at.radio(key="fm_input").set_value("Upload").run()
+    at.file_uploader(key="fm_upload").set_value(("p.png", photo.getvalue(), "image/png")).run()
+
+    def statistics() -> str:
+        return next(m.value for m in at.markdown if m.value.startswith("min **"))
+
+    as_cifar = statistics()
+    at.radio(key="net_upload_dataset").set_value("mnist").run()
+    assert not at.exception
+    assert statistics() != as_cifar  # conv1 of the same photo, normalised as MNIST digits
