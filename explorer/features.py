@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from explorer import render
-from explorer.model import Preprocessing, SimpleCNN
+from explorer.model import Preprocessing, SimpleCNN, normalise
 
 StageKind = Literal["signed", "nonnegative", "probability"]
 
@@ -180,15 +180,13 @@ class ModelInput:
 
 
 def preprocess(img: np.ndarray, pre: Preprocessing) -> torch.Tensor:
-    """32×32×3 uint8 RGB → 1×3×32×32 float32 ``(x/255 − mean) / std`` per channel — the same
-    arithmetic, in the same order, as the trainer's ``normalise``."""
+    """32×32×3 uint8 RGB → 1×3×32×32 float32 ``(x/255 − mean) / std`` per channel, by the
+    trainer's own ``normalise``."""
     arr = np.asarray(img)
     if arr.shape != (32, 32, 3) or arr.dtype != np.uint8:
         raise ValueError(f"expected a 32×32×3 uint8 image, got {arr.shape} {arr.dtype}")
     x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]  # 1×3×32×32
-    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
-    std = torch.tensor(pre.std).view(1, 3, 1, 1)
-    return (x.float() / 255.0 - mean) / std
+    return normalise(x, pre)
 
 
 def unpreprocess(x: torch.Tensor | np.ndarray, pre: Preprocessing) -> np.ndarray:

@@ -134,6 +134,14 @@ class WeightsChoice:
     card: dict = field(default_factory=dict)
 
 
+def normalise(x_uint8: torch.Tensor, pre: Preprocessing) -> torch.Tensor:
+    """uint8 N×3×H×W → float ``(x/255 - mean) / std`` per channel. The one implementation: the
+    trainer and the app both call it, so the app feeds the network exactly what it learned on."""
+    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std).view(1, 3, 1, 1)
+    return (x_uint8.float() / 255.0 - mean) / std
+
+
 CIFAR10_PREPROCESSING = Preprocessing(
     mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616), kind="rgb"
 )
@@ -418,6 +426,7 @@ __all__ = [
     "expected_shapes",
     "layer_table",
     "linear_params",
+    "normalise",
     "load_choice",
     "load_state_dict_bytes",
     "parameter_arithmetic",

@@ -40,6 +40,7 @@ from explorer.model import (
     MNIST_PREPROCESSING,
     Preprocessing,
     SimpleCNN,
+    normalise,
 )
 
 
@@ -207,13 +208,6 @@ def augment_affine(x: torch.Tensor, gen: torch.Generator, background: float = 0.
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros")
     return out + background
-
-
-def normalise(x_uint8: torch.Tensor, pre: Preprocessing) -> torch.Tensor:
-    """uint8 N×3×H×W → float ``(x/255 - mean) / std``."""
-    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
-    std = torch.tensor(pre.std).view(1, 3, 1, 1)
-    return (x_uint8.float() / 255.0 - mean) / std
 
 
 # --------------------------------------------------------------------------------------------
