@@ -30,6 +30,8 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the same limit as Streamlit's uploader
 MAX_PIXELS = 40_000_000  # ~160 MB as RGBA while decoding; checked from the header first
 MAX_SIDE = 12_000
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
+# The file endings the upload widgets offer for those formats (decode_image checks the bytes).
+UPLOAD_EXTENSIONS = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 
 _UNREADABLE = "This file could not be read as an image: "
 _WHITE = (255, 255, 255)

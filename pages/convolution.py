@@ -17,7 +17,7 @@ from explorer.convolution import (
     convolve2d,
     output_size_steps,
 )
-from explorer.images import SAMPLES, canvas_is_blank, canvas_to_rgb, parse_matrix
+from explorer.images import SAMPLES, UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb, parse_matrix
 from explorer.kernels import KERNELS, KernelError, kernel_sum_note, parse_kernel
 from explorer.player import format_value
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture
@@ -37,7 +37,6 @@ RESULT_MODES = {
     "per_channel": "Each colour channel separately",
     "sum": "Summed over R, G, B (like Conv2d)",
 }
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 HEATMAP_MAX_CELLS = 128 * 128  # larger results are shown as a picture, one pixel per value
 ss = st.session_state
 
@@ -127,7 +126,7 @@ def source_image() -> np.ndarray | None:
             return_image_data=True,
             key=f"conv_canvas_{ss.conv_canvas_n}",
         )
-        st.button("Clear the drawing", on_click=clear_canvas, icon="🧹")
+        st.button("Clear the drawing", on_click=clear_canvas, icon=":material/ink_eraser:")
         if canvas_is_blank(drawing.image_data):
             st.info(
                 "Draw something on the black square: a digit, a line, a smiley.",
@@ -136,7 +135,7 @@ def source_image() -> np.ndarray | None:
             return None
         return canvas_to_rgb(drawing.image_data)
     if ss.conv_source == "upload":
-        upload = st.file_uploader("An image file", type=UPLOAD_TYPES, key="conv_upload")
+        upload = st.file_uploader("An image file", type=UPLOAD_EXTENSIONS, key="conv_upload")
         if upload is None:
             st.info(
                 "Upload a photo or a drawing (PNG, JPEG, WebP, BMP, GIF or TIFF).",
@@ -159,7 +158,10 @@ def show_picture(picture: ConvPicture) -> None:
     if max(h, w) <= 16:
         st.markdown(ui.conv_grid_html(picture.working, "gray", 36), unsafe_allow_html=True)
     else:
-        st.image(render.enlarge_to(picture.working.astype(np.uint8), 256), width=256)
+        # Clipped like the caption says (a typed matrix may hold values outside 0..255); a
+        # plain uint8 cast would wrap -5 round to 251.
+        gray = render.colourise(picture.working, "gray", vmin=0.0, vmax=255.0)
+        st.image(render.enlarge_to(gray, 256), width=256)
     note = f"{h}×{w} numbers, 0 = black and 255 = white"
     if picture.working.shape != picture.full.shape:
         note += f"; shrunk for the animation from {picture.shape_text}"

@@ -47,7 +47,7 @@ def network_input(ctx: ui.NetworkContext) -> ModelInput | None:
             return drawn_input(ctx)
         upload = st.file_uploader(
             "An image (PNG, JPEG, WebP, BMP, GIF, TIFF)",
-            type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+            type=images.UPLOAD_EXTENSIONS,
             key="fm_upload",
         )
         if upload is None:
