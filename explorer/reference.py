@@ -8,6 +8,8 @@ importing it takes about a second, which no page should pay before the check is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from explorer.convolution import ChannelMode, ConvSettings, conv2d
@@ -90,3 +92,29 @@ def max_abs_difference(
     if ours.size == 0:
         return 0.0
     return float(np.max(np.abs(ours - reference)))
+
+
+@dataclass(frozen=True)
+class TorchCheck:
+    """Our result compared with ``torch.nn.functional.conv2d``: the largest difference, and the
+    tolerance it must stay within (float64 rounding: 1e-9 of the result's largest value)."""
+
+    difference: float
+    tolerance: float
+
+    @property
+    def agrees(self) -> bool:
+        return self.difference <= self.tolerance
+
+
+def check_against_torch(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    settings: ConvSettings,
+    channels: ChannelMode,
+    ours: np.ndarray,
+) -> TorchCheck:
+    """:func:`max_abs_difference` with its verdict (see :class:`TorchCheck`)."""
+    largest = float(np.abs(ours).max()) if ours.size else 0.0
+    difference = max_abs_difference(image, kernel, settings, channels, ours=ours)
+    return TorchCheck(difference, 1e-9 * max(1.0, largest))

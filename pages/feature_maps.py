@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from explorer import images, render, ui
+from explorer import images, render
 from explorer.errors import UserError
 from explorer.features import (
     CONV_OF_STAGE,
@@ -28,11 +28,13 @@ from explorer.features import (
     stage_cmap,
     stage_limits,
 )
+from explorer.ui import network as net
+from explorer.ui import playground, widgets
 
 # ----------------------------------------------------------------------------- the input
 
 
-def network_input(ctx: ui.NetworkContext) -> ModelInput | None:
+def network_input(ctx: net.NetworkContext) -> ModelInput | None:
     """Gallery, drawing or upload → the network's 32×32 input; None (after saying why) when
     there is nothing to show yet."""
     source = st.radio(
@@ -60,7 +62,7 @@ def network_input(ctx: ui.NetworkContext) -> ModelInput | None:
         return None
 
 
-def gallery_input(ctx: ui.NetworkContext) -> ModelInput:
+def gallery_input(ctx: net.NetworkContext) -> ModelInput:
     items = {item.key: item for item in images.gallery(ctx.dataset)}
     if st.session_state["fm_gallery"] not in items:
         st.session_state["fm_gallery"] = next(iter(items))
@@ -79,7 +81,7 @@ def gallery_input(ctx: ui.NetworkContext) -> ModelInput:
     return ModelInput(images.load_gallery_image(item), item.source, item.label_name)
 
 
-def drawn_input(ctx: ui.NetworkContext) -> ModelInput | None:
+def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
     digit = ctx.preprocessing.kind == "digit"
     st.caption(
         "Draw a digit, large, in the middle. It is centred and scaled the way MNIST digits are."
@@ -105,7 +107,7 @@ def drawn_input(ctx: ui.NetworkContext) -> ModelInput | None:
 
 def legend(kind: StageKind, lo: float, hi: float, per_map: bool) -> None:
     """The colour bar of a stage with the numbers its ends stand for."""
-    st.image(ui.colour_bar_png(kind), width=160, output_format="PNG")
+    st.image(net.colour_bar_png(kind), width=160, output_format="PNG")
     if per_map:
         st.caption("Each map: darkest/bluest = its own lowest value, brightest/reddest = highest.")
     elif kind == "signed":
@@ -125,7 +127,7 @@ def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map
     st.caption(stage.explanation)
 
 
-def show_map_detail(ctx: ui.NetworkContext, acts: Activations) -> None:
+def show_map_detail(ctx: net.NetworkContext, acts: Activations) -> None:
     """Pick one map (``fm_layer``, ``fm_map``): enlarged with hover values, its statistics and
     the filter that made it."""
     c1, c2 = st.columns(2)
@@ -136,7 +138,7 @@ def show_map_detail(ctx: ui.NetworkContext, acts: Activations) -> None:
         st.session_state["fm_map"] = 0
     index = c2.number_input(f"Map (0–{len(arr) - 1})", 0, len(arr) - 1, key="fm_map")
     stage = STAGE_BY_NAME[layer]
-    per_map = st.session_state["fm_scale"] != ui.NET_DEFAULTS["fm_scale"]
+    per_map = st.session_state["fm_scale"] != net.NET_DEFAULTS["fm_scale"]
     lo, hi = (None, None) if per_map else stage_limits(arr, stage.kind)
     left, right = st.columns([3, 2])
     with left:
@@ -178,7 +180,7 @@ def show_map_detail(ctx: ui.NetworkContext, acts: Activations) -> None:
                 st.dataframe(numbers.round(4), width="stretch")
 
 
-def playground_sender(ctx: ui.NetworkContext) -> None:
+def playground_sender(ctx: net.NetworkContext) -> None:
     """Choose a conv1 filter and a channel; the button opens it in the playground."""
     c1, c2 = st.columns(2)
     index = c1.number_input("conv1 filter", 0, 31, key="fm_pg_filter")
@@ -188,20 +190,20 @@ def playground_sender(ctx: ui.NetworkContext) -> None:
     fig = render.kernel_figure([(kernel["name"], np.asarray(kernel["values"]))], height=230)
     st.plotly_chart(fig, key="fm_pg_fig")
     if st.button("Use this filter in the playground", key="fm_pg_send", icon=":material/send:"):
-        st.session_state["conv_incoming_kernel"] = kernel
+        playground.send_kernel(kernel["values"], kernel["name"])
         st.switch_page("pages/convolution.py")
 
 
 # ----------------------------------------------------------------------------- the page
 
-ui.use_app_navigation()
-ui.page_header(
+widgets.use_app_navigation()
+widgets.page_header(
     "Feature maps",
     "Choose an image and follow it through the network. Every convolution filter produces one "
     "**feature map**: a picture of where in the image the filter found its pattern. All the "
     "numbers are computed live, in one pass through the network.",
 )
-ctx = ui.network_sidebar()
+ctx = net.network_sidebar()
 if ctx is None:
     st.stop()
 
@@ -210,7 +212,7 @@ with left:
     inp = network_input(ctx)
 if inp is None:
     st.stop()
-acts = ui.capture_for(ctx, inp)
+acts = net.capture_for(ctx, inp)
 ranked = predictions(acts.probabilities, ctx.classes)
 with right:
     answer = ranked[0][0]
@@ -270,13 +272,13 @@ scale = st.radio(
     "weak maps can be compared. Each map on its own: every map uses its full colour range, "
     "which shows the shape of weak maps too.",
 )
-per_map = scale != ui.NET_DEFAULTS["fm_scale"]
+per_map = scale != net.NET_DEFAULTS["fm_scale"]
 st.caption(
     "Blue–white–red for values that can be negative (white = 0); dark-to-yellow for ReLU and "
     "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
     "8 (or 16) a row."
 )
-pictures = ui.stage_pictures(ctx.weights_id, acts.device, ui.image_key(inp.image), per_map, acts)
+pictures = net.stage_pictures(ctx.weights_id, acts.device, net.image_key(inp.image), per_map, acts)
 for block in ("1", "2", "3"):
     for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
         with col:

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from explorer import ui
+from explorer.ui import widgets
 
-ui.use_app_navigation()
+widgets.use_app_navigation()
 
 st.title("CNN Explorer")
 st.markdown(

@@ -3,18 +3,20 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import render, ui
+from explorer import render
 from explorer.model import layer_table, parameter_arithmetic, parameter_totals
+from explorer.ui import network as net
+from explorer.ui import widgets
 
-ui.use_app_navigation()
-ui.page_header(
+widgets.use_app_navigation()
+widgets.page_header(
     "The network",
     "**SimpleCNN** is a small convolutional network for 32×32 colour images. Three "
     "*convolution blocks* (convolution → ReLU → 2×2 max-pool) turn the image into 128 small "
     "maps of features, and a *classifier head* of two fully connected layers turns those into "
     "one score per class. Everything below is read from the running model itself.",
 )
-ctx = ui.network_sidebar()
+ctx = net.network_sidebar()
 if ctx is None:
     st.stop()
 model = ctx.model

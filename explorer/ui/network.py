@@ -1,70 +1,22 @@
-"""The one module that imports Streamlit: cached loaders and widgets shared by the pages.
-
-Pages import from here and from the rest of ``explorer``; nothing else in ``explorer`` imports
-Streamlit, so all computation stays testable (and runnable on a GPU machine) without it. Every
-page imports this module, the home page and the playground too, so torch (``explorer.model``,
-``explorer.features``) is imported only inside the functions that need the network.
-"""
+"""The network pages ("The network", "Feature maps"): their session state, the models shared by
+every session, the sidebar they share, and the captures and pictures cached by content."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import render
-from explorer.components import PLAYER_CSS, PLAYER_HTML, PLAYER_JS
-from explorer.convolution import ConvSettings, WindowTrace, conv2d, window_trace
 from explorer.errors import UserError
-from explorer.images import decode_image, load_sample, sample_matrix
-from explorer.player import player_payload
-from explorer.playground import ConvPicture, prepare_picture
-from explorer.reference import max_abs_difference
 
 if TYPE_CHECKING:
     from explorer.features import Activations, ModelInput, StageKind
     from explorer.model import DeviceInfo, Preprocessing, SimpleCNN
 
-T = TypeVar("T")
-
-
-def guarded(action: Callable[[], T]) -> T | None:
-    """Run ``action``; a user's mistake becomes an ``st.error`` with its sentence, not a
-    traceback. Returns None when it failed."""
-    try:
-        return action()
-    except UserError as exc:
-        st.error(str(exc), icon=":material/warning:")
-        return None
-
-
-def use_app_navigation() -> None:
-    """Make sure this page runs inside app.py's navigation, also when opened by its own URL.
-
-    Streamlit (1.67) treats a folder named ``pages/`` beside the entry script as a legacy
-    multipage app until ``st.navigation`` has run once in the server process. So the first
-    visitor who opens a page's own address — a teacher's share link, say — would get the page
-    script run on its own, without app.py's page list and wide layout. Every page calls this
-    first: it switches the legacy mode off and reruns, this time through app.py.
-    """
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-def page_header(title: str, intro: str) -> None:
-    """A page's title and the few sentences that tell a newcomer what it is for."""
-    st.title(title)
-    st.markdown(intro)
-
-
-# ============================================================================================
-# The network pages ("The network", "Feature maps"): their session state, cached models, the
 # sidebar they share, and cached captures.
 
 UPLOAD_WEIGHTS = "upload"
@@ -283,109 +235,3 @@ def colour_bar_png(kind: StageKind) -> bytes:
     return render.colour_bar_png(stage_cmap(kind))
 
 
-# ============================================================================================
-# The convolution player: a st.components.v2 component (inline HTML/CSS/JS from
-# explorer/components) that animates a window trace in the browser, without reruns.
-
-# Registered once, at import: registering per call would re-register on every rerun.
-_conv_player_component = st.components.v2.component(
-    "cnn_explorer.conv_player", html=PLAYER_HTML, css=PLAYER_CSS, js=PLAYER_JS
-)
-
-
-def conv_player(trace: WindowTrace, key: str, height: int | None = None) -> int | None:
-    """Mount the window-by-window player for ``trace``; return the position (windows done,
-    0…N) the browser last reported — on pause, step, scrub or jump, never while playing — or
-    None before it has reported one.
-
-    ``key`` keeps the player's state across reruns; ``height`` fixes its height in pixels
-    (default: as tall as its content). Raises PlayerError (a UserError) for traces too large
-    to animate.
-    """
-    state = st.session_state.get(key)
-    last = state.get("position") if state is not None else None
-    # A freshly mounted player (after the page was left and reopened) opens where it stopped;
-    # the browser ignores `start` when only it changed, so reporting does not restart it.
-    payload = player_payload(trace, start=last or 0)
-    result = _conv_player_component(
-        key=key,
-        data=payload,
-        default={"position": last},
-        on_position_change=lambda: None,
-        height=height if height is not None else "content",
-    )
-    position = result.get("position")
-    return int(position) if position is not None else None
-
-
-# ============================================================================================
-# The convolution playground (pages/convolution.py): its cached steps. Each takes plain arrays
-# and numbers, so a rerun that changes nothing recomputes nothing. Pictures are H×W×3 uint8,
-# planes H×W float64.
-
-
-@st.cache_data(max_entries=8, show_spinner="Reading the image…")
-def conv_decode_upload(data: bytes) -> np.ndarray:
-    """Uploaded bytes → H×W×3 uint8 (ImageError for anything that is not a usable image)."""
-    return decode_image(data)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def conv_sample(key: str) -> np.ndarray:
-    """A sample: its exact H×W float64 values for matrix-like samples, else H×W×3 uint8."""
-    matrix = sample_matrix(key)
-    return matrix if matrix is not None else load_sample(key)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def conv_prepare(source: np.ndarray, colour: str, working_side: int) -> ConvPicture:
-    """``playground.prepare_picture``, once per (source, colour, working side)."""
-    return prepare_picture(source, colour, working_side)
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def conv_trace(working: np.ndarray, kernel: np.ndarray, settings: ConvSettings) -> WindowTrace:
-    """The window trace the player animates. A cache *resource*: traces are read-only, so
-    every session can share one instead of copying megabytes on each rerun."""
-    return window_trace(working, kernel, settings)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def conv_result(
-    image: np.ndarray, kernel: np.ndarray, settings: ConvSettings, channels: str
-) -> np.ndarray:
-    """``conv2d`` on the full image: H×W or C×H×W in, H'×W' (or C×H'×W') out."""
-    return conv2d(image, kernel, settings, channels)
-
-
-@st.cache_data(max_entries=16, show_spinner="Checking against PyTorch…")
-def conv_torch_difference(
-    image: np.ndarray, kernel: np.ndarray, settings: ConvSettings, channels: str
-) -> float:
-    """The largest |ours − torch.nn.functional.conv2d| (imports torch on the first call)."""
-    return max_abs_difference(image, kernel, settings, channels, ours=conv_result(
-        image, kernel, settings, channels))  # fmt: skip
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def conv_colour_picture(result: np.ndarray) -> np.ndarray:
-    """``render.channels_picture``: a per-channel result → H'×W'×3 uint8, cached."""
-    return render.channels_picture(result)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def conv_result_png(result: np.ndarray) -> bytes:
-    """``render.result_png``: a result as PNG bytes, cached."""
-    return render.result_png(result)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def conv_grid_html(values: np.ndarray, cmap: render.ColourMap, cell_px: int = 44) -> str:
-    """``render.grid_html``: a small matrix as a coloured HTML table, cached."""
-    return render.grid_html(values, cmap, cell_px)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def conv_colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
-    """``render.colour_bar_html``: the diverging colour bar of ``values``, cached."""
-    return render.colour_bar_html(values, width_px)

@@ -1,0 +1,388 @@
+"""The convolution playground's cached steps. Each takes plain arrays and numbers, so a rerun
+that changes nothing recomputes nothing, and every session shares one result per content.
+Pictures are H×W×3 uint8, planes H×W float64."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import render
+from explorer.convolution import (
+    ChannelMode,
+    ConvSettings,
+    WindowTrace,
+    conv2d,
+    output_size_steps,
+    window_trace,
+)
+from explorer.images import decode_image, load_sample, sample_matrix
+from explorer.player import format_value
+from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
+from explorer.playground_state import CHOICES, PlaygroundState
+from explorer.reference import TorchCheck, check_against_torch
+from explorer.share import kernel_cells, link, result_csv
+
+ss = st.session_state
+STATE_KEY = "conv_state"  # the session's PlaygroundState: the one place the set-up lives
+EDITOR_BASE_KEY = "conv_editor_base"  # the cells the custom-kernel editor was mounted with
+SIZE_KEYS = ("conv_rows", "conv_cols")  # the custom kernel's size pickers
+
+
+# ============================================================================================
+# The state and the widgets bound to it. A widget's key holds its value only while it is on
+# the screen (Streamlit drops it on other pages); the state holds it for the session. So each
+# widget starts from the state, and its change callback writes the state back.
+
+
+def state() -> PlaygroundState:
+    """The session's set-up: on its first visit the link's, afterwards what the user chose."""
+    if STATE_KEY not in ss:
+        ss[STATE_KEY], ss["conv_link_warnings"] = PlaygroundState.from_query(
+            st.query_params.to_dict()
+        )
+    return ss[STATE_KEY]
+
+
+def link_warnings() -> list[str]:
+    """What the link asked for that could not be used (once, on the first visit)."""
+    return ss.pop("conv_link_warnings", [])
+
+
+def adopt(new: PlaygroundState) -> None:
+    """Make ``new`` the set-up and let every widget show it: each widget is created afresh
+    from it (used when the set-up changes from elsewhere: another page, a size change)."""
+    for key in [*(f"conv_{name}" for name in CHOICES), "conv_matrix_text", *SIZE_KEYS]:
+        ss.pop(key, None)
+    ss.pop(EDITOR_BASE_KEY, None)
+    ss[STATE_KEY] = new
+
+
+def _change(new: PlaygroundState) -> None:
+    if new.custom_cells != ss[STATE_KEY].custom_cells:  # a new kernel: a fresh editor shows it
+        for key in (EDITOR_BASE_KEY, *SIZE_KEYS):
+            ss.pop(key, None)
+    ss[STATE_KEY] = new
+
+
+def choice(widget: Callable[..., Any], name: str, label: str, **kwargs: Any) -> Any:
+    """``widget`` (st.selectbox, st.radio, st.select_slider, st.segmented_control, …) for the
+    closed choice ``name``, with its options and labels from the registry, bound to the state."""
+    key = f"conv_{name}"
+    ss.setdefault(key, getattr(state(), name))
+    labels = CHOICES[name].labels
+
+    def on_change() -> None:
+        _change(ss[STATE_KEY].choose(name, ss[key]))
+
+    return widget(label, list(labels), format_func=labels.get, key=key, on_change=on_change,
+                  **kwargs)  # fmt: skip
+
+
+def matrix_text_area(label: str, **kwargs: Any) -> str:
+    """The typed-numbers input, bound to the state."""
+    ss.setdefault("conv_matrix_text", state().matrix_text)
+
+    def on_change() -> None:
+        _change(ss[STATE_KEY].with_matrix(ss["conv_matrix_text"]))
+
+    return st.text_area(label, key="conv_matrix_text", on_change=on_change, **kwargs)
+
+
+def kernel_editor() -> PlaygroundState:
+    """The custom kernel: its size, then a grid to type into. Returns the state with what is
+    typed. The grid is mounted once per kernel that arrives from outside it, so the typing
+    itself never remounts it (the cursor stays where the student is)."""
+    current = state()
+    rows, cols = current.kernel_shape
+    ss.setdefault("conv_rows", rows)
+    ss.setdefault("conv_cols", cols)
+
+    def on_resize() -> None:
+        _change(ss[STATE_KEY].resized(ss["conv_rows"], ss["conv_cols"]))
+
+    size = st.columns(2)
+    size[0].selectbox("Rows", range(1, 8), key="conv_rows", on_change=on_resize)
+    size[1].selectbox("Columns", range(1, 8), key="conv_cols", on_change=on_resize)
+    base = ss.get(EDITOR_BASE_KEY, current.custom_cells)
+    key = _editor_key(base)
+    if key not in ss:  # a fresh mount (first time, or the page reopened): no edits yet
+        base = current.custom_cells
+        key = _editor_key(base)
+    ss[EDITOR_BASE_KEY] = base
+    frame = pd.DataFrame([list(row) for row in base], dtype="string")
+    frame.columns = [str(c + 1) for c in range(frame.shape[1])]
+    edited = st.data_editor(frame, key=key, hide_index=True)
+    cells = tuple(
+        tuple("" if pd.isna(v) else str(v) for v in row) for row in edited.itertuples(index=False)
+    )
+    if cells != current.custom_cells:
+        current = current.with_kernel(cells, origin=current.kernel_origin)
+        ss[STATE_KEY] = current  # not _change: the mounted grid already shows these cells
+    return current
+
+
+def _editor_key(cells: tuple[tuple[str, ...], ...]) -> str:
+    return "conv_editor_" + hashlib.sha256(repr(cells).encode()).hexdigest()[:16]
+
+
+def send_kernel(values: np.ndarray | list[list[float]], origin: str) -> None:
+    """Put a kernel from another page (a learned filter) into the playground as its custom
+    kernel; the caller then switches to the playground."""
+    adopt(ss.get(STATE_KEY, PlaygroundState()).with_kernel(kernel_cells(values), origin=origin))
+
+
+def keep_address(current: PlaygroundState) -> dict[str, str]:
+    """Keep the address bar's query in step with the set-up, so the address *is* the link."""
+    params = current.to_query()
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    return params
+
+
+# ============================================================================================
+# Cached steps
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the image…")
+def conv_decode_upload(data: bytes) -> np.ndarray:
+    """Uploaded bytes → H×W×3 uint8 (ImageError for anything that is not a usable image)."""
+    return decode_image(data)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def conv_sample(key: str) -> np.ndarray:
+    """A sample: its exact H×W float64 values for matrix-like samples, else H×W×3 uint8."""
+    matrix = sample_matrix(key)
+    return matrix if matrix is not None else load_sample(key)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def conv_prepare(source: np.ndarray, colour: str, working_side: int) -> ConvPicture:
+    """``playground.prepare_picture``, once per (source, colour, working side)."""
+    return prepare_picture(source, colour, working_side)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def conv_trace(working: np.ndarray, kernel: np.ndarray, settings: ConvSettings) -> WindowTrace:
+    """The window trace the player animates. A cache *resource*: traces are read-only, so
+    every session can share one instead of copying megabytes on each rerun."""
+    return window_trace(working, kernel, settings)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def conv_result(
+    image: np.ndarray, kernel: np.ndarray, settings: ConvSettings, channels: ChannelMode
+) -> np.ndarray:
+    """``conv2d`` on the full image: H×W or C×H×W in, H'×W' (or C×H'×W') out."""
+    return conv2d(image, kernel, settings, channels)
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking against PyTorch…")
+def conv_torch_check(
+    image: np.ndarray, kernel: np.ndarray, settings: ConvSettings, channels: ChannelMode
+) -> TorchCheck:
+    """Our result against ``torch.nn.functional.conv2d`` (imports torch on the first call)."""
+    ours = conv_result(image, kernel, settings, channels)
+    return check_against_torch(image, kernel, settings, channels, ours)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def conv_colour_picture(result: np.ndarray) -> np.ndarray:
+    """``render.channels_picture``: a per-channel result → H'×W'×3 uint8, cached."""
+    return render.channels_picture(result)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def conv_result_png(result: np.ndarray) -> bytes:
+    """``render.result_png``: a result as PNG bytes, cached."""
+    return render.result_png(result)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def conv_grid_html(values: np.ndarray, cmap: render.ColourMap, cell_px: int = 44) -> str:
+    """``render.grid_html``: a small matrix as a coloured HTML table, cached."""
+    return render.grid_html(values, cmap, cell_px)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def conv_colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
+    """``render.colour_bar_html``: the diverging colour bar of ``values``, cached."""
+    return render.colour_bar_html(values, width_px)
+
+
+# ============================================================================================
+# Views of the playground's pieces
+
+
+def settings_controls() -> None:
+    """Padding, its mode, stride, dilation, the animation's size and the flip."""
+    cols = st.columns(5)
+    with cols[0]:
+        choice(
+            st.select_slider,
+            "padding",
+            "Padding",
+            help="Cells added around the image, so windows can also sit on its border.",
+        )
+    with cols[1]:
+        choice(st.selectbox, "padding_mode", "Padding fills with", disabled=state().padding == 0)
+    with cols[2]:
+        choice(st.select_slider, "stride", "Stride", help="How far the window jumps each step.")
+    with cols[3]:
+        choice(
+            st.select_slider,
+            "dilation",
+            "Dilation",
+            help="Gaps between the kernel's taps: 2 spreads a 3×3 kernel over 5×5 pixels.",
+        )
+    with cols[4]:
+        choice(
+            st.select_slider,
+            "res",
+            "Animation size",
+            help="The animation works on a copy at most this many pixels a side (smaller "
+            "images keep their size). The result below always uses the full image.",
+        )
+    choice(st.radio, "flip", "Operation", horizontal=True)
+    st.caption(
+        "A true convolution rotates the kernel 180° before sliding it; deep-learning libraries "
+        "skip the rotation (cross-correlation) and still call it convolution. Their kernels are "
+        "learned, so which way round they are does not matter."
+    )
+
+
+def output_size_view(
+    image_shape: tuple[int, int], kernel_shape: tuple[int, int], s: ConvSettings
+) -> None:
+    """The output-size formula worked out with the current numbers, per side."""
+    (h, w), (kh, kw) = image_shape, kernel_shape
+    st.markdown(
+        f"**Output size** for the {w}×{h} animation image and the {kw}×{kh} kernel "
+        "(n = image side, k = kernel side, p = padding, s = stride, d = dilation):"
+    )
+    sides = (
+        [("Height and width", h, kh)]
+        if (h, kh) == (w, kw)
+        else [("Height", h, kh), ("Width", w, kw)]
+    )
+    for col, (side, n, k) in zip(st.columns(2), sides, strict=False):
+        steps = output_size_steps(n, k, s.padding, s.stride, s.dilation)
+        col.code(f"{side}: n = {n}, k = {k}\n" + "\n".join(steps), language=None)
+
+
+HEATMAP_MAX_CELLS = 128 * 128  # larger results are shown as a picture, one pixel per value
+
+
+def picture_view(picture: ConvPicture) -> None:
+    """The image as the convolution sees it: numbers in the cells when small, else a picture."""
+    h, w = picture.working.shape
+    st.markdown("**The image as the convolution sees it**")
+    if max(h, w) <= 16:
+        st.markdown(conv_grid_html(picture.working, "gray", 36), unsafe_allow_html=True)
+    else:
+        # Clipped like the caption says (a typed matrix may hold values outside 0..255); a
+        # plain uint8 cast would wrap -5 round to 251.
+        gray = render.colourise(picture.working, "gray", vmin=0.0, vmax=255.0)
+        st.image(render.enlarge_to(gray, 256), width=256)
+    note = f"{w}×{h} numbers, 0 = black and 255 = white"
+    if picture.working.shape != picture.full.shape:
+        note += f"; shrunk for the animation from {picture.shape_text}"
+    st.caption(note + ".")
+
+
+def result_view(picture: ConvPicture, result: np.ndarray, channels: ChannelMode) -> None:
+    """The result's size and range, then the result itself (see :func:`heatmap_view`)."""
+    height, width = result.shape[-2:]
+    st.markdown(
+        f"**{width}×{height} result** from the full {picture.shape_text} image: values from "
+        f"**{format_value(result.min())}** to **{format_value(result.max())}**."
+    )
+    if picture.capped:
+        st.caption(
+            f"The upload was {picture.original_text} px; it was shrunk to "
+            f"{PLAYGROUND_MAX_SIDE} px a side."
+        )
+    if channels == "per_channel":
+        st.image(conv_colour_picture(result), width=min(512, max(256, result.shape[-1])))
+        st.caption(
+            "Each channel filtered on its own and put back together as a colour picture; values "
+            "below 0 or above 255 are clipped for display (the CSV has the exact numbers)."
+        )
+    else:
+        heatmap_view(result)
+
+
+def heatmap_view(result: np.ndarray) -> None:
+    """The result in the diverging colour map with its colour bar: as a picture, one pixel per
+    value (it re-renders fast, even at 1024²), small ones with their numbers written in; on
+    request as an interactive Plotly heatmap that shows each exact value on hover."""
+    if max(result.shape) <= 16:
+        st.markdown(conv_grid_html(result, "diverging", 40), unsafe_allow_html=True)
+    elif ss.get("conv_hover") and result.size <= HEATMAP_MAX_CELLS:
+        height = min(560, 160 + 4 * max(result.shape))
+        fig = render.heatmap_figure(result, "diverging", colorbar_title="value", height=height)
+        st.plotly_chart(fig, config={"displayModeBar": False}, key="conv_result_chart")
+    else:
+        factor = max(1, 320 // max(result.shape))  # whole-pixel enlargement keeps cells crisp
+        st.image(
+            render.enlarge(render.colourise(result), factor),
+            width=min(640, factor * result.shape[1]),
+        )
+    st.markdown(conv_colour_bar_html(result), unsafe_allow_html=True)
+    if max(result.shape) > 16:
+        st.toggle(
+            "Interactive heatmap: hover to read each value",
+            key="conv_hover",
+            disabled=result.size > HEATMAP_MAX_CELLS,
+            help=f"For results up to {HEATMAP_MAX_CELLS:,} values; the CSV below has them all.",
+        )
+
+
+def torch_check_view(check: TorchCheck) -> None:
+    """The live check against PyTorch: ✓ with the largest difference, or ✗ with it."""
+    if check.agrees:
+        st.success(
+            "✓ Checked against PyTorch: `torch.nn.functional.conv2d` gives the same result "
+            f"(largest difference {check.difference:.1e}).",
+            icon=":material/verified:",
+        )
+    else:
+        st.error(
+            f"✗ PyTorch's conv2d differs from this result by up to {check.difference:.3g}.",
+            icon=":material/error:",
+        )
+
+
+def downloads(result: np.ndarray, kernel: np.ndarray) -> None:
+    """The result as PNG and CSV, the kernel as CSV."""
+    cols = st.columns(3)
+    cols[0].download_button(
+        "Result as PNG", lambda: conv_result_png(result), file_name="convolution.png",
+        mime="image/png", on_click="ignore", icon=":material/image:", key="conv_dl_png",
+    )  # fmt: skip
+    cols[1].download_button(
+        "Result as CSV (exact numbers)", lambda: result_csv(result), file_name="convolution.csv",
+        mime="text/csv", on_click="ignore", icon=":material/table:", key="conv_dl_csv",
+    )  # fmt: skip
+    cols[2].download_button(
+        "Kernel as CSV", result_csv(kernel), file_name="kernel.csv", mime="text/csv",
+        on_click="ignore", icon=":material/table:", key="conv_dl_kernel",
+    )  # fmt: skip
+
+
+def share_view(params: dict[str, str], kernel_ok: bool) -> None:
+    """The link to this set-up (the address bar holds it too)."""
+    if not kernel_ok:
+        st.caption("The link keeps the last working kernel until the one above is fixed.")
+    st.markdown(
+        "Your browser's address bar always holds this set-up: copy the address and share it, and "
+        "the page opens with the same image choice, kernel and settings (a drawing or an upload "
+        "does not travel in a link)."
+    )
+    st.code(link(st.context.url, params), language=None)
