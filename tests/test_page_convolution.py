@@ -10,24 +10,34 @@ import base64
 import io
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explorer.playground_state import PlaygroundState
+from explorer.share import kernel_cells
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "convolution.py")
 
 
-def run(query: dict[str, str] | None = None, **state: object) -> AppTest:
+def run(query: dict[str, str] | None = None, hover: bool = False, **fields: object) -> AppTest:
+    """The page opened with ``query`` as its link, or with a set-up whose ``fields`` differ
+    from the defaults (as if chosen before), and the interactive heatmap on or off."""
     at = AppTest.from_file(PAGE, default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    for key, value in state.items():
-        at.session_state[key] = value
+    if fields:
+        at.session_state["conv_state"] = replace(PlaygroundState(), **fields)
+    at.session_state["conv_hover"] = hover
     return at.run()
+
+
+def cells(at: AppTest) -> tuple[tuple[str, ...], ...]:
+    return at.session_state["conv_state"].custom_cells
 
 
 def ok(at: AppTest) -> AppTest:
@@ -58,8 +68,14 @@ def formula(at: AppTest) -> str:
     return "\n".join(c.value for c in at.code if "output = " in c.value)
 
 
+def shown(markdown: str) -> str:
+    """Markdown as the student reads it: user text is escaped with backslashes (so a link
+    can't inject markup); the screen shows the characters themselves."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def errors(at: AppTest) -> str:
-    return " ".join(e.value for e in at.error)
+    return " ".join(shown(e.value) for e in at.error)
 
 
 def png(array: np.ndarray) -> bytes:
@@ -92,7 +108,7 @@ def test_page_renders_title_sections_and_the_pytorch_check(default_page: AppTest
 
 def test_preset_changes_the_result_numbers(default_page: AppTest) -> None:
     assert not default_page.get("plotly_chart")  # a picture by default: fast to re-render
-    at = ok(run(conv_hover=True))
+    at = ok(run(hover=True))
     sobel = heatmap(at)
     at.selectbox(key="conv_preset").set_value("box_blur_3").run()
     blurred = heatmap(ok(at))
@@ -114,7 +130,7 @@ def test_padding_stride_dilation_change_the_output_size(key: str, value: int, ex
 
 
 def test_flip_changes_the_result_for_an_asymmetric_kernel() -> None:
-    at = ok(run(conv_hover=True))
+    at = ok(run(hover=True))
     before = heatmap(at)
     at.radio(key="conv_flip").set_value(True).run()
     after = heatmap(ok(at))
@@ -151,7 +167,7 @@ def test_working_resolution_changes_the_animation_image() -> None:
     ids=["random-bytes", "text-renamed-png", "empty"],
 )
 def test_bad_upload_shows_an_error_not_a_traceback(upload: tuple[str, bytes, str]) -> None:
-    at = ok(run(conv_source="upload"))
+    at = ok(run(source="upload"))
     at.get("file_uploader")[0].set_value(upload).run()
     ok(at)
     assert "could not be read as an image" in errors(at)
@@ -161,10 +177,10 @@ def test_bad_upload_shows_an_error_not_a_traceback(upload: tuple[str, bytes, str
 def test_good_upload_is_used() -> None:
     rgb = np.zeros((40, 50, 3), np.uint8)
     rgb[10:30, 20:40] = (200, 30, 30)
-    at = ok(run(conv_source="upload"))
+    at = ok(run(source="upload"))
     at.get("file_uploader")[0].set_value(("red.png", png(rgb), "image/png")).run()
     ok(at)
-    assert "38×48 result" in result_line(at)
+    assert "48×38 result" in result_line(at)
     assert at.radio(key="conv_colour").value == "gray"  # a colour image offers its channels
     at.radio(key="conv_result_mode").set_value("per_channel").run()
     ok(at)
@@ -174,25 +190,24 @@ def test_good_upload_is_used() -> None:
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        ("abc", "row 2, column 3 contains 'abc'"),
-        ("", "row 2, column 3 is empty"),
-        ("nan", "row 2, column 3 contains 'nan'"),
-        ("inf", "row 2, column 3 contains 'inf'"),
-        ("1/0", "row 2, column 3 divides by zero"),
+        ("abc", "'abc'"),
+        ("", "empty"),
+        ("nan", "'nan'"),
+        ("inf", "'inf'"),
+        ("1/0", "zero"),
     ],
 )
 def test_bad_custom_cell_is_named_and_nothing_breaks(cell: str, message: str) -> None:
-    cells = [["1", "0", "-1"], ["2", "0", cell], ["1", "0", "-1"]]
-    at = ok(run(conv_preset="custom", conv_custom_cells=cells))
-    assert message in errors(at)
+    grid = (("1", "0", "-1"), ("2", "0", cell), ("1", "0", "-1"))
+    at = ok(run(preset="custom", custom_cells=grid))
+    assert "row 2, column 3" in errors(at).lower() and message in errors(at)
     assert any("animation appears" in i.value for i in at.info)
     assert "kv" not in at.query_params  # a kernel that does not parse never goes into a link
     assert any("last working kernel" in c.value for c in at.caption)
 
 
 def test_custom_kernel_with_fractions_is_used() -> None:
-    cells = [["1/9"] * 3] * 3
-    at = ok(run(conv_preset="custom", conv_custom_cells=cells))
+    at = ok(run(preset="custom", custom_cells=(("1/9",) * 3,) * 3))
     at.segmented_control(key="conv_source").set_value("numbers").run()
     np.testing.assert_allclose(heatmap(ok(at)), [[7, 8, 9], [12, 13, 14], [17, 18, 19]])
 
@@ -202,26 +217,24 @@ def test_choosing_custom_copies_the_current_preset() -> None:
     at.selectbox(key="conv_preset").set_value("gaussian_3").run()
     at.selectbox(key="conv_preset").set_value("custom").run()
     ok(at)
-    assert at.session_state["conv_custom_cells"][0] == ["1/16", "1/8", "1/16"]
+    assert cells(at)[0] == ("1/16", "1/8", "1/16")
     assert any("Kernel from: Gaussian blur 3×3" in c.value for c in at.caption)
 
 
 def test_custom_size_selectors_resize_the_grid() -> None:
-    at = ok(run(conv_preset="custom"))
-    at.selectbox(key="conv_custom_cols").set_value(5).run()
+    at = ok(run(preset="custom"))
+    at.selectbox(key="conv_cols").set_value(5).run()
     ok(at)
-    cells = at.session_state["conv_custom_cells"]
-    assert cells == [["0"] * 5, ["0", "1", "0", "0", "0"], ["0"] * 5]
-    assert "62×60 result" in result_line(at)
+    assert cells(at) == (("0",) * 5, ("0", "1", "0", "0", "0"), ("0",) * 5)
+    assert "60×62 result" in result_line(at)
 
 
 def test_incoming_kernel_from_another_page_becomes_the_custom_kernel() -> None:
     values = [[0.5, -0.25], [0.125, 1.0]]
-    at = ok(run(conv_incoming_kernel={"name": "conv1 filter 3 (R)", "values": values}))
+    at = ok(run(preset="custom", custom_cells=kernel_cells(values), kernel_origin="conv1 f3"))
     assert at.selectbox(key="conv_preset").value == "custom"
-    assert any("Kernel from: conv1 filter 3 (R)" in c.value for c in at.caption)
+    assert any("Kernel from: conv1 f3" in c.value for c in at.caption)
     assert "63×63 result" in result_line(at)
-    assert "conv_incoming_kernel" not in at.session_state
 
 
 def test_share_link_round_trip() -> None:
@@ -245,7 +258,7 @@ def test_share_link_round_trip() -> None:
 
 def test_custom_kernel_travels_in_the_link() -> None:
     at = ok(run(query={"k": "custom", "kv": "1/9,1/9;1,2", "src": "numbers"}))
-    assert at.session_state["conv_custom_cells"] == [["1/9", "1/9"], ["1", "2"]]
+    assert cells(at) == (("1/9", "1/9"), ("1", "2"))
     assert "4×4 result" in result_line(at)
     assert dict(at.query_params) == {"src": "numbers", "k": "custom", "kv": "1/9,1/9;1,2"}
 
@@ -271,14 +284,14 @@ def test_hostile_links_fall_back_to_defaults_with_a_warning(query: dict[str, str
 
 
 def test_drawing_on_the_canvas_is_convolved() -> None:
-    at = ok(run(conv_source="draw"))
+    at = ok(run(source="draw"))
     assert any("Draw something" in i.value for i in at.info)  # a blank canvas: a hint
     assert not at.error
     rgba = np.zeros((280, 280, 4), np.uint8)
     rgba[..., 3] = 255
     rgba[100:120, 40:240, :3] = 255  # a white bar
     data_url = "data:image/png;base64," + base64.b64encode(png(rgba)).decode()
-    at.session_state["conv_canvas_0"] = {
+    at.session_state["conv_canvas"] = {
         "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url},
         "backgroundFit": None,
     }
@@ -286,31 +299,29 @@ def test_drawing_on_the_canvas_is_convolved() -> None:
     ok(at)
     assert "278×278 result" in result_line(at)
     assert any("32×32 numbers" in c.value for c in at.caption)
-    at.button[0].click().run()  # "Clear the drawing": a fresh, blank canvas
-    assert any("Draw something" in i.value for i in ok(at).info)
 
 
 @pytest.mark.parametrize(
     ("matrix", "settings", "message"),
     [
         ("1 2\n3 4", {}, "does not fit"),
-        ("1 2\n3 4", {"conv_padding": 2, "conv_padding_mode": "reflect"}, "Reflect padding"),
-        ("1 2 3\n4 5 6\n7 8 9", {"conv_dilation": 2}, "does not fit"),
+        ("1 2\n3 4", {"padding": 2, "padding_mode": "reflect"}, "Reflect padding"),
+        ("1 2 3\n4 5 6\n7 8 9", {"dilation": 2}, "does not fit"),
     ],
 )
 def test_impossible_settings_say_why(matrix: str, settings: dict, message: str) -> None:
-    at = ok(run(conv_source="numbers", conv_matrix_text=matrix, **settings))
+    at = ok(run(source="numbers", matrix_text=matrix, **settings))
     assert message in errors(at)
     assert any("animation appears" in i.value for i in at.info)
 
 
 def test_bad_typed_numbers_show_the_cell() -> None:
-    at = ok(run(conv_source="numbers", conv_matrix_text="1 2 3\n4 x 6"))
-    assert "Row 2, column 2" in errors(at)
+    at = ok(run(source="numbers", matrix_text="1 2 3\n4 x 6"))
+    assert "row 2, column 2" in errors(at).lower() and "'x'" in errors(at)
 
 
 def test_colour_sample_offers_channels_and_summing() -> None:
-    at = ok(run(conv_sample="ship", conv_hover=True))
+    at = ok(run(sample="ship", hover=True))
     assert "126×126 result" in result_line(at)
     grey = heatmap(at)
     at.radio(key="conv_colour").set_value("r").run()
@@ -320,3 +331,76 @@ def test_colour_sample_offers_channels_and_summing() -> None:
     summed = heatmap(ok(at))
     assert summed.shape == (126, 126) and np.abs(summed).max() > np.abs(red).max()
     assert "Checked against PyTorch" in at.success[0].value
+
+
+@pytest.fixture
+def download_bytes(monkeypatch: pytest.MonkeyPatch):
+    """Read what a download button would give the student: its bytes, by its label. The
+    media manager is wrapped to remember each file's data (or its deferred callable)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    stored: dict[str, object] = {}
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def remember(self, data, *args, **kwargs):
+        url = add(self, data, *args, **kwargs)
+        stored[url] = data
+        return url
+
+    def remember_deferred(self, fn, *args, **kwargs):
+        file_id = add_deferred(self, fn, *args, **kwargs)
+        stored[file_id] = fn
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add", remember)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember_deferred)
+
+    def read(at: AppTest, label: str) -> bytes:
+        proto = next(b.proto for b in at.get("download_button") if b.proto.label == label)
+        data = stored[proto.deferred_file_id or proto.url]
+        return data() if callable(data) else data
+
+    return read
+
+
+def test_each_download_holds_what_its_label_says(download_bytes) -> None:
+    from scipy.signal import correlate2d
+
+    from explorer.kernels import KERNELS
+
+    at = ok(run(query={"src": "numbers", "k": "laplacian_8", "pad": "1"}))
+    matrix = np.arange(1.0, 26.0).reshape(5, 5)
+    expected = correlate2d(np.pad(matrix, 1), KERNELS["laplacian_8"].values, mode="valid")
+    csv = download_bytes(at, "Result as CSV (exact numbers)").decode()
+    np.testing.assert_array_equal(np.loadtxt(csv.splitlines(), delimiter=","), expected)
+    kernel = download_bytes(at, "Kernel as CSV").decode()
+    np.testing.assert_array_equal(
+        np.loadtxt(kernel.splitlines(), delimiter=","), KERNELS["laplacian_8"].values
+    )
+    picture = Image.open(io.BytesIO(download_bytes(at, "Result as PNG")))
+    assert picture.format == "PNG" and picture.size[0] >= 5 and picture.size[0] == picture.size[1]
+
+
+def test_the_pytorch_check_shows_a_cross_when_the_two_disagree(monkeypatch) -> None:
+    from explorer import reference
+    from explorer.ui import playground
+
+    real = reference.torch_reference
+    monkeypatch.setattr(reference, "torch_reference", lambda *a, **k: real(*a, **k) + 0.5)
+    playground.conv_torch_check.clear()
+    try:
+        at = ok(run(query={"src": "numbers"}))
+    finally:
+        playground.conv_torch_check.clear()
+    assert not at.success
+    assert "differs from this result by up to 0.5" in errors(at)
+
+
+def test_a_link_cannot_put_markup_on_the_page() -> None:
+    at = ok(
+        run(query={"k": "![](//evil.example/i.png)", "ch": "[Log in again](http://evil.example)"})
+    )
+    texts = [w.value for w in at.warning]
+    assert len(texts) == 2
+    assert all("![" not in t and "](" not in t for t in texts)  # escaped: neither image nor link
+    assert any("'![](//evil.example/i.png)'" in shown(t) for t in texts)
