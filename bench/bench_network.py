@@ -1,6 +1,6 @@
 """Performance figures for the network pages (printed, never asserted).
 
-    python bench/bench_network.py [--no-browser] [--train-steps 200]
+    python -m bench.bench_network [--no-browser] [--train-steps 200]
 
 1. capture_activations for one image on the CPU (median of 50), and on CUDA when there is one,
    with the largest difference of every stage from the CPU's (needs only explorer/ + torch);
@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from explorer.features import capture_activations, preprocess  # noqa: E402
-from explorer.model import available_devices, builtin_weights, load_choice  # noqa: E402
+from explorer.features import capture_activations, preprocess
+from explorer.model import available_devices, builtin_weights, load_choice
+from scripts.chromium import launch_chromium
+from scripts.server import serve
 
 
 def bench_capture(repeats: int = 50) -> list[dict]:
@@ -83,59 +80,52 @@ def bench_training(steps: int = 200, batch: int = 128) -> dict:
 def bench_page(samples: int = 5) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS, _free_port, chromium_path, start_app
-
-    port = _free_port()
-    proc = start_app(port, Path("/tmp/bench_network_streamlit.log"))
     received = {"ws": 0, "media": 0}
     times, sizes = [], []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with serve("app.py") as url, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
-            def on_ws(ws) -> None:  # noqa: ANN001
-                ws.on("framereceived", lambda payload: received.__setitem__(
-                    "ws", received["ws"] + len(payload)))  # fmt: skip
+        def on_ws(ws) -> None:  # noqa: ANN001
+            ws.on("framereceived", lambda payload: received.__setitem__(
+                "ws", received["ws"] + len(payload)))  # fmt: skip
 
-            def on_response(resp) -> None:  # noqa: ANN001
-                if "/media/" in resp.url:  # st.image PNGs arrive over HTTP, not the websocket
-                    received["media"] += int(resp.headers.get("content-length", 0))
+        def on_response(resp) -> None:  # noqa: ANN001
+            if "/media/" in resp.url:  # st.image PNGs arrive over HTTP, not the websocket
+                received["media"] += int(resp.headers.get("content-length", 0))
 
-            page.on("websocket", on_ws)
-            page.on("response", on_response)
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector("h1", timeout=60_000)
-            page.get_by_test_id("stSidebarNav").get_by_text("Feature maps", exact=True).click()
-            page.wait_for_selector("h4:has-text('The network says')", timeout=90_000)
-            time.sleep(2)
-            box = page.get_by_test_id("stSelectbox").filter(has_text="Test image")
-            for i in range(samples + 1):
-                box.click()
-                options = page.get_by_role("option")
-                option = options.nth(2 + 2 * i)
-                name = option.inner_text().split(" — ")[0]
-                received.update(ws=0, media=0)
-                t0 = time.perf_counter()
-                option.click()
-                page.wait_for_function(
-                    "(name) => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-                    "[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                    ".every(im => im.complete && im.naturalWidth > 0) && "
-                    "[...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
-                    ".some(c => c.innerText === 'True label: ' + name)",
-                    arg=name,
-                    timeout=30_000,
-                    polling="raf",
-                )
-                elapsed = time.perf_counter() - t0
-                page.wait_for_timeout(500)  # let late frames arrive (and their events fire)
-                if i > 0:  # the first sample warms caches
-                    times.append(elapsed)
-                    sizes.append(received["ws"] + received["media"])
-            browser.close()
-    finally:
-        proc.terminate()
+        page.on("websocket", on_ws)
+        page.on("response", on_response)
+        page.goto(f"{url}/")
+        page.wait_for_selector("h1", timeout=60_000)
+        page.get_by_test_id("stSidebarNav").get_by_text("Feature maps", exact=True).click()
+        page.wait_for_selector("h4:has-text('The network says')", timeout=90_000)
+        time.sleep(2)
+        box = page.get_by_test_id("stSelectbox").filter(has_text="Test image")
+        for i in range(samples + 1):
+            box.click()
+            options = page.get_by_role("option")
+            option = options.nth(2 + 2 * i)
+            name = option.inner_text().split(" — ")[0]
+            received.update(ws=0, media=0)
+            t0 = time.perf_counter()
+            option.click()
+            page.wait_for_function(
+                "(name) => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+                "[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                ".every(im => im.complete && im.naturalWidth > 0) && "
+                "[...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+                ".some(c => c.innerText === 'True label: ' + name)",
+                arg=name,
+                timeout=30_000,
+                polling="raf",
+            )
+            elapsed = time.perf_counter() - t0
+            page.wait_for_timeout(500)  # let late frames arrive (and their events fire)
+            if i > 0:  # the first sample warms caches
+                times.append(elapsed)
+                sizes.append(received["ws"] + received["media"])
+        browser.close()
     return [
         {
             "what": f"Feature maps: new gallery sample → all maps shown (median of {samples})",

@@ -1,6 +1,6 @@
 """How fast does the playground re-render when the kernel changes, compared with a trivial page?
 
-Run ``python -m bench.bench_rerun``. Starts the real app (``tests/browser/conftest.start_app``)
+Run ``python -m bench.bench_rerun``. Starts the real app (``scripts.server.serve``)
 and ``bench/trivial_app.py`` (a selectbox and a line of text), opens each in headless Chromium
 with the browser tests' arguments, and times ``CHANGES`` selections of a new option in the
 selectbox: from the click on the option to the page finished re-rendering — the changed text
@@ -14,13 +14,13 @@ Goal: the playground's median ≤ 1.3 × the trivial page's median. Figures, nev
 
 from __future__ import annotations
 
-import contextlib
 import re
 import statistics
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from scripts.chromium import launch_chromium
+from scripts.server import serve
+
 CHANGES = 10
 GOAL_RATIO = 1.3
 # Presets in an order where each differs from the one before in its description; none is
@@ -39,13 +39,6 @@ _DONE = """([selector, before]) => {
         && !document.querySelector('[data-testid="stStatusWidget"]')
         && marker && marker.innerText !== before;
 }"""
-
-
-def serve(script: str | None) -> contextlib.AbstractContextManager[str]:
-    """The real app (script None) or another script, on a free port; yields its URL."""
-    from tests.browser.conftest import serve as serve_script
-
-    return serve_script(script or "app.py")
 
 
 def _time_changes(page, options: list[str], marker: str) -> list[float]:
@@ -69,21 +62,17 @@ def _time_changes(page, options: list[str], marker: str) -> list[float]:
 def measure() -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
-
     cases = [
         # name, script, path, what to wait for first, options, marker of a finished change
         ("trivial page", "bench/trivial_app.py", "", "text=You chose", TRIVIAL_OPTIONS,
          "[data-testid='stMarkdown'] p"),
         # The kernel's grid of numbers: the first thing that differs for every preset.
-        ("playground", None, "convolution", "text=Checked against PyTorch", PLAYGROUND_OPTIONS,
+        ("playground", "app.py", "convolution", "text=Checked against PyTorch", PLAYGROUND_OPTIONS,
          "[data-testid='stMarkdown'] table"),
     ]  # fmt: skip
     rows = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(pw)
         try:
             for name, script, path, ready, options, marker in cases:
                 with serve(script) as url:

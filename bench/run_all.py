@@ -18,6 +18,7 @@ MODULES = [
     "bench.bench_player",
     "bench.bench_rerun",
     "bench.bench_network",
+    "bench.bench_load",
 ]
 
 

@@ -1,5 +1,5 @@
-"""The yardstick for bench/bench_rerun.py: a page with a selectbox and one line of text, the
-cheapest rerun Streamlit can do. The playground's rerun time is reported relative to this."""
+"""The yardstick for bench/bench_rerun.py and bench/bench_load.py: a page with a selectbox and one
+line of text, the cheapest rerun Streamlit can do. The app's times are reported beside these."""
 
 import streamlit as st
 

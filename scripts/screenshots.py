@@ -13,7 +13,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path, serve
+from scripts.chromium import launch_chromium
+from scripts.server import serve
 
 PAGES = [
     ("home", "Start here"),
@@ -26,7 +27,7 @@ PAGES = [
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with serve("app.py", out / "streamlit.log") as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{url}/")
         for name, label in PAGES:
