@@ -26,6 +26,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from explorer.errors import UserError
+from explorer.numbers import MAX_ABS_VALUE
 
 
 class ConvolutionError(UserError):
@@ -342,7 +343,21 @@ def conv2d(
         output_size(image3.shape[2], kw, p, s, d),
     )
     padded = pad(image3, p, settings.padding_mode)
-    return _accumulate(padded, kernel, s, d, out_shape, sum_channels=two_d or channels == "sum")
+    out = _accumulate(padded, kernel, s, d, out_shape, sum_channels=two_d or channels == "sum")
+    return _refuse_overflow(out, image, kernel)
+
+
+def _refuse_overflow(result: np.ndarray, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``result`` as it is, unless finite inputs gave sums beyond float64 (inf, or NaN from
+    inf − inf): then a ConvolutionError that says so, instead of a picture of NaN. (NaN in
+    the inputs still gives NaN: that is what was asked for.)"""
+    if np.isfinite(result).all() or not (np.isfinite(image).all() and np.isfinite(kernel).all()):
+        return result
+    raise ConvolutionError(
+        "The values overflowed: some sums are beyond the largest number a computer stores "
+        f"(about 1.8e308). Keep image values and kernel weights between -{MAX_ABS_VALUE:,.0f} "
+        f"and {MAX_ABS_VALUE:,.0f}, as typed numbers are."
+    )
 
 
 # --------------------------------------------------------------------------- 6. window trace
@@ -432,6 +447,7 @@ def window_trace(
     for i in range(kh):
         for j in range(kw):
             sums += products[:, i, j]
+    _refuse_overflow(sums, padded, kernel)
     for array in (padded, kernel, rows, cols, patches, products, sums):
         array.setflags(write=False)
     return WindowTrace(

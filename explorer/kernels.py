@@ -4,20 +4,27 @@ All kernels here are applied as deep-learning libraries apply them: by cross-cor
 kernel laid on the image as written (see ``explorer.convolution``). That fixes the sign of the
 edge detectors: ``sobel_x`` is positive where brightness increases to the right.
 
-User text is parsed with regular expressions and ``float``; it is never evaluated as Python.
+User text is parsed by ``explorer.numbers`` (a one-pass scanner, then ``float``); it is never
+evaluated as Python. Kernel sizes are rows×columns.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from explorer.errors import UserError
+from explorer.numbers import (
+    cell_name,
+    check_value,
+    parse_number,
+    ragged_row_message,
+    shown,
+)
 
 
 class KernelError(UserError):
@@ -164,78 +171,44 @@ KERNELS: dict[str, NamedKernel] = {preset.key: preset for preset in _PRESETS}
 
 MIN_SIZE = 1
 MAX_SIZE = 7  # larger kernels make the window animation unreadable and teach nothing new
-# Any weight beyond a million turns an 8-bit image (values ≤ 255) into numbers no colour map
-# shows meaningfully, and lets a few sums run towards float overflow; no real kernel needs it.
-MAX_ABS_VALUE = 1e6
 # Even a 7×7 kernel of long decimals is well under 2 000 characters; more is not a kernel.
 MAX_TEXT_CHARS = 10_000
-
-# A plain decimal: "3", "-0.5", ".5", "2.", "1e-3". Stricter than float(), which would also
-# accept "nan", "inf", "infinity" and "1_000".
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_NUMBER_RE = re.compile(rf"\s*({_NUMBER})\s*")
-_FRACTION_RE = re.compile(rf"\s*({_NUMBER})\s*/\s*({_NUMBER})\s*")
-# Unicode minus (as typed on phones or copied from documents) means the same as "-".
-_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
-
-
-def _where(row: int, col: int) -> str:
-    return f"The cell at row {row}, column {col}"
-
-
-def _number_from_text(text: str, row: int, col: int) -> float:
-    text = text.translate(_MINUS_SIGNS)
-    if not text.strip():
-        raise KernelError(f"{_where(row, col)} is empty; type a number such as 0 or 1/9.")
-    if match := _NUMBER_RE.fullmatch(text):
-        return float(match.group(1))
-    if match := _FRACTION_RE.fullmatch(text):
-        numerator, denominator = float(match.group(1)), float(match.group(2))
-        if denominator == 0:
-            raise KernelError(f"{_where(row, col)} divides by zero ({text.strip()!r}).")
-        return numerator / denominator
-    shown = text.strip() if len(text.strip()) <= 30 else text.strip()[:30] + "…"
-    raise KernelError(
-        f"{_where(row, col)} contains {shown!r}, which is not a number; "
-        "use numbers like 2, -0.5, 1e-3 or fractions like 1/9."
-    )
 
 
 def parse_cell(value: object, row: int, col: int) -> float:
     """One kernel cell as a float. ``row`` and ``col`` are 1-based, for the error message.
 
-    Accepts ints, floats, numeric strings ("0.5", " -2 ", "1e-3") and fractions ("1/9",
-    "-2/16"). Raises KernelError for empty cells, NaN, other text, booleans, infinite values,
-    and values larger in size than ``MAX_ABS_VALUE``.
+    Accepts ints, floats, NumPy numbers and typed text (see ``explorer.numbers.parse_number``:
+    "0.5", " -2 ", "1e-3", fractions such as "1/9" and "-2/16"). Raises KernelError for empty
+    cells (None, "", or NaN, which is how pandas shows an empty cell), text that is not a
+    number, booleans, infinite values, and sizes beyond ``MAX_ABS_VALUE`` or nonzero ones
+    below ``MIN_ABS_VALUE`` (both in ``explorer.numbers``).
     """
+    where = cell_name(row, col)
     if isinstance(value, bool | np.bool_):
-        raise KernelError(f"{_where(row, col)} is {value}, not a number.")
+        raise KernelError(f"{where}: {value} is not a number; type a number such as 0 or 1/9.")
     if value is None:
-        raise KernelError(f"{_where(row, col)} is empty; type a number such as 0 or 1/9.")
+        raise KernelError(f"{where} is empty; type a number such as 0 or 1/9.")
     if isinstance(value, str):
-        number = _number_from_text(value, row, col)
-    elif isinstance(value, numbers.Real):
-        try:
-            number = float(value)
-        except OverflowError:  # a Python int too big for a float, like 10**400
-            number = math.inf
-        if math.isnan(number):  # how pandas shows an empty cell
-            raise KernelError(f"{_where(row, col)} is empty; type a number such as 0 or 1/9.")
-    else:
-        raise KernelError(f"{_where(row, col)} holds a {type(value).__name__}, not a number.")
-    if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
-        raise KernelError(
-            f"{_where(row, col)} is too large ({value!r}); weights must lie between "
-            f"-{MAX_ABS_VALUE:g} and {MAX_ABS_VALUE:g}."
-        )
-    return number
+        return parse_number(value, where, KernelError)
+    if not isinstance(value, numbers.Real):
+        kind = type(value).__name__
+        raise KernelError(f"{where} holds a {kind}, not a number; type a number such as 0 or 1/9.")
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int too big for a float, like 10**400
+        number = math.inf
+    if math.isnan(number):
+        raise KernelError(f"{where} is empty; type a number such as 0 or 1/9.")
+    return check_value(number, shown(str(value)), where, KernelError)
 
 
 def parse_kernel(cells: Sequence[Sequence[object]] | np.ndarray) -> np.ndarray:
     """A grid of cells (list of rows, or a 2-D array, object dtype allowed) → float64 kh×kw.
 
-    Non-square kernels are fine; each side must be between ``MIN_SIZE`` and ``MAX_SIZE``.
-    Raises KernelError for ragged rows, an empty grid, a size out of range, or a bad cell.
+    Non-square kernels are fine; each side must be between ``MIN_SIZE`` and ``MAX_SIZE``
+    (sizes are rows×columns). Raises KernelError for ragged rows, an empty grid, a size out of
+    range, or a bad cell.
     """
     if isinstance(cells, np.ndarray):
         if cells.ndim != 2:
@@ -243,6 +216,8 @@ def parse_kernel(cells: Sequence[Sequence[object]] | np.ndarray) -> np.ndarray:
                 f"A kernel is a grid of rows and columns, but this has {cells.ndim} "
                 f"dimension(s) (shape {cells.shape})."
             )
+        if cells.shape[0] > MAX_SIZE or cells.shape[1] > MAX_SIZE:
+            raise KernelError(_size_message(*cells.shape))
         rows = [list(row) for row in cells]
         n_cols = cells.shape[1]
     else:
@@ -252,21 +227,17 @@ def parse_kernel(cells: Sequence[Sequence[object]] | np.ndarray) -> np.ndarray:
         for r, row in enumerate(cells, start=1):
             if isinstance(row, str | bytes) or not isinstance(row, Sequence | np.ndarray):
                 raise KernelError(f"Row {r} of the kernel is not a list of numbers.")
+            if r > MAX_SIZE or len(row) > MAX_SIZE:  # before copying a huge grid
+                raise KernelError(_size_message(len(cells), len(row)))
             rows.append(list(row))
         n_cols = len(rows[0]) if rows else 0
         for r, row in enumerate(rows, start=1):
             if len(row) != n_cols:
-                raise KernelError(
-                    f"Row {r} has {len(row)} number(s) but row 1 has {n_cols}; "
-                    "every row of a kernel must be the same length."
-                )
+                raise KernelError(ragged_row_message(r, len(row), n_cols))
     if not rows or n_cols == 0:
         raise KernelError("The kernel is empty; it needs at least one row and one column.")
-    n_rows = len(rows)
-    if not (MIN_SIZE <= n_rows <= MAX_SIZE and MIN_SIZE <= n_cols <= MAX_SIZE):
-        raise KernelError(
-            f"The kernel is {n_rows}×{n_cols}; each side must be between {MIN_SIZE} and {MAX_SIZE}."
-        )
+    if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= n_cols <= MAX_SIZE):
+        raise KernelError(_size_message(len(rows), n_cols))
     return np.array(
         [
             [parse_cell(value, r, c) for c, value in enumerate(row, start=1)]
@@ -276,9 +247,40 @@ def parse_kernel(cells: Sequence[Sequence[object]] | np.ndarray) -> np.ndarray:
     )
 
 
-# An innermost bracketed group, "[1, 2, 3]": one row of a pasted nested list.
-_BRACKET_ROW_RE = re.compile(r"\[([^\[\]]*)\]")
-_CELL_SEPARATORS_RE = re.compile(r"[\s,;]+")
+def _size_message(n_rows: int, n_cols: int) -> str:
+    return (
+        f"The kernel is {n_rows}×{n_cols} (rows×columns); each side must be between {MIN_SIZE} "
+        f"and {MAX_SIZE}."
+    )
+
+
+def _split_row(line: str) -> list[str]:
+    """One row of typed text → its cells, split at whitespace, commas and semicolons."""
+    return line.replace(",", " ").replace(";", " ").split()
+
+
+def _bracketed_rows(text: str) -> list[str] | None:
+    """The contents of each innermost ``[...]`` in ``text`` (the rows of a pasted nested list
+    such as ``[[1, 2], [3, 4]]``), or None when anything but brackets, commas and whitespace
+    lies outside them or the brackets do not pair up. One pass, no regular expression."""
+    rows: list[str] = []
+    depth, start = 0, -1
+    for i, ch in enumerate(text):
+        if ch == "[":
+            if start >= 0 and text[start:i].strip(" \t\r\n,"):
+                return None  # numbers before a nested "[": "[1, [2, 3]]"
+            depth += 1
+            start = i + 1
+        elif ch == "]":
+            if depth == 0:
+                return None
+            if start >= 0:  # the first "]" after a "[": an innermost group closes
+                rows.append(text[start:i])
+                start = -1
+            depth -= 1
+        elif start < 0 and not (ch.isspace() or ch == ","):
+            return None  # text outside any innermost group
+    return rows if depth == 0 and rows else None
 
 
 def parse_kernel_text(text: str) -> np.ndarray:
@@ -297,24 +299,19 @@ def parse_kernel_text(text: str) -> np.ndarray:
         raise KernelError("The kernel text must be a string.")
     if len(text) > MAX_TEXT_CHARS:
         raise KernelError(
-            f"The kernel text is {len(text)} characters long; a kernel of at most "
+            f"The kernel text is {len(text):,} characters long; a kernel of at most "
             f"{MAX_SIZE}×{MAX_SIZE} numbers needs far fewer."
         )
     if "[" in text or "]" in text:
-        row_texts = _BRACKET_ROW_RE.findall(text)
-        leftover = _BRACKET_ROW_RE.sub("", text)
-        balanced = text.count("[") == text.count("]")
-        if not row_texts or not balanced or leftover.strip(" \t\r\n[],"):
+        row_texts = _bracketed_rows(text)
+        if row_texts is None:
             raise KernelError(
                 "Could not read the brackets: write a list of rows like [[1, 2], [3, 4]], "
                 "or one row per line without brackets."
             )
     else:
         row_texts = [line for line in text.splitlines() if line.strip()]
-    rows = [
-        [cell for cell in _CELL_SEPARATORS_RE.split(line.strip()) if cell] for line in row_texts
-    ]
-    return parse_kernel(rows)
+    return parse_kernel([_split_row(line) for line in row_texts])
 
 
 def kernel_sum_note(kernel: np.ndarray) -> str:

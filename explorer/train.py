@@ -42,6 +42,7 @@ from explorer.model import (
     SimpleCNN,
     normalise,
 )
+from explorer.model_input import pad_digits
 
 
 @dataclass
@@ -145,9 +146,9 @@ def load_cifar10(folder: Path) -> Dataset:
 
 
 def mnist_to_32(images: np.ndarray) -> np.ndarray:
-    """N×28×28 uint8 digits → N×3×32×32: 2 px of black on every side, repeated on 3 channels."""
-    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
-    return np.repeat(padded[:, None], 3, axis=1)
+    """N×28×28 uint8 digits → N×3×32×32: 2 px of black on every side, repeated on 3 channels
+    (``model_input.pad_digits``, the same padding the app gives a drawn digit)."""
+    return pad_digits(images, channel_axis=1)
 
 
 def load_mnist(path: Path) -> Dataset:

@@ -20,7 +20,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from explorer.images import (  # noqa: E402 — needs the repository root on sys.path first
+from explorer.model import CIFAR10_CLASSES  # noqa: E402 — needs the repository root on sys.path
+from explorer.samples import (  # noqa: E402 — needs the repository root on sys.path first
     GALLERY_DIR,
     MNIST_SAMPLE_INDEX,
     PHOTO_UPSCALED_SIDE,
@@ -28,7 +29,6 @@ from explorer.images import (  # noqa: E402 — needs the repository root on sys
     SAMPLES_DIR,
     sample_matrix,
 )
-from explorer.model import CIFAR10_CLASSES  # noqa: E402 — needs the repository root on sys.path
 from explorer.train import read_cifar_batch  # noqa: E402
 
 PER_CLASS = 2
