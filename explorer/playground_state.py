@@ -22,9 +22,11 @@ import numpy as np
 
 from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings
 from explorer.errors import UserError
-from explorer.images import SAMPLES, ImageError, parse_matrix
 from explorer.kernels import KERNELS, KernelError, parse_kernel
+from explorer.numbers import parse_matrix
+from explorer.pixels import ImageError
 from explorer.playground import ConvPicture
+from explorer.samples import SAMPLES
 from explorer.share import kernel_cells
 
 CUSTOM = "custom"

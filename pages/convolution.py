@@ -10,36 +10,29 @@ import numpy as np
 import streamlit as st
 
 from explorer.convolution import convolve2d
-from explorer.images import SAMPLES, UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb, parse_matrix
 from explorer.kernels import KERNELS, kernel_sum_note
+from explorer.numbers import parse_matrix
 from explorer.playground import ConvPicture
 from explorer.playground_state import PlaygroundState, result_planes
+from explorer.samples import SAMPLES
 from explorer.ui import player, widgets
 from explorer.ui import playground as pg
+from explorer.ui.canvas import drawing_canvas
+from explorer.uploads import UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb
 
 
 def image_source(state: PlaygroundState) -> np.ndarray | None:
     """The chosen input: H×W numbers (a typed matrix) or an H×W×3 uint8 picture."""
     if state.source == "draw":
-        from streamlit_drawable_canvas import st_canvas
-
         brush = st.slider("Brush size", 4, 40, 18, key="conv_brush")
-        drawing = st_canvas(
-            stroke_width=brush,
-            stroke_color="#ffffff",
-            background_color="#000000",
-            height=280,
-            width=280,
-            return_image_data=True,
-            key="conv_canvas",
-        )
-        if canvas_is_blank(drawing.image_data):
+        drawing = widgets.guarded(lambda: drawing_canvas(stroke_width=brush, key="conv_canvas"))
+        if canvas_is_blank(drawing):
             st.info(
                 "Draw something on the black square: a digit, a line, a smiley.",
                 icon=":material/draw:",
             )
             return None
-        return widgets.guarded(lambda: canvas_to_rgb(drawing.image_data))
+        return widgets.guarded(lambda: canvas_to_rgb(drawing))
     if state.source == "upload":
         upload = st.file_uploader("An image file", type=UPLOAD_EXTENSIONS, key="conv_upload")
         if upload is None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from explorer import images, render
-from explorer.errors import UserError
+from explorer import render
+from explorer.errors import UserError, literal_markdown
 from explorer.features import (
     CONV_OF_STAGE,
     SPATIAL_STAGES,
@@ -28,8 +27,12 @@ from explorer.features import (
     stage_cmap,
     stage_limits,
 )
+from explorer.model_input import digit_to_model_image, photo_to_model_image
+from explorer.samples import gallery, load_gallery_image
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
+from explorer.ui.canvas import drawing_canvas
+from explorer.uploads import UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb, decode_image
 
 # ----------------------------------------------------------------------------- the input
 
@@ -49,21 +52,21 @@ def network_input(ctx: net.NetworkContext) -> ModelInput | None:
             return drawn_input(ctx)
         upload = st.file_uploader(
             "An image (PNG, JPEG, WebP, BMP, GIF, TIFF)",
-            type=images.UPLOAD_EXTENSIONS,
+            type=UPLOAD_EXTENSIONS,
             key="fm_upload",
         )
         if upload is None:
             st.info("Choose an image file: it is cropped to a square and shrunk to 32×32.")
             return None
-        rgb = images.decode_image(upload.getvalue())
-        return ModelInput(images.photo_to_model_image(rgb), f"your image {upload.name}")
+        rgb = decode_image(upload.getvalue())
+        return ModelInput(photo_to_model_image(rgb), f"your image {upload.name}")
     except UserError as exc:
-        st.error(str(exc), icon=":material/warning:")
+        widgets.error(str(exc))
         return None
 
 
 def gallery_input(ctx: net.NetworkContext) -> ModelInput:
-    items = {item.key: item for item in images.gallery(ctx.dataset)}
+    items = {item.key: item for item in gallery(ctx.dataset)}
     if st.session_state["fm_gallery"] not in items:
         st.session_state["fm_gallery"] = next(iter(items))
     key = st.selectbox(
@@ -74,11 +77,11 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
     )
     item = items[key]
     st.image(
-        render.enlarge(images.load_gallery_image(item), 5),
+        render.enlarge(load_gallery_image(item), 5),
         caption=f"True label: {item.label_name}",
         output_format="PNG",
     )
-    return ModelInput(images.load_gallery_image(item), item.source, item.label_name)
+    return ModelInput(load_gallery_image(item), item.source, item.label_name)
 
 
 def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
@@ -88,18 +91,14 @@ def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
         if digit
         else "Draw anything: the drawing is shrunk to 32×32 like a photo."
     )
-    result = st_canvas(
-        stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
-        height=280, width=280, return_image_data=True, key="fm_canvas",
-    )  # fmt: skip
-    rgba = result.image_data
-    if images.canvas_is_blank(rgba):
+    rgba = drawing_canvas(stroke_width=18, key="fm_canvas")
+    if canvas_is_blank(rgba):
         st.info("Draw on the black square with the mouse (or a finger).")
         return None
-    rgb = images.canvas_to_rgb(rgba, background=(0, 0, 0))
+    rgb = canvas_to_rgb(rgba, background=(0, 0, 0))
     if digit:
-        return ModelInput(images.digit_to_model_image(rgb), "your drawing, prepared like MNIST")
-    return ModelInput(images.photo_to_model_image(rgb), "your drawing")
+        return ModelInput(digit_to_model_image(rgb), "your drawing, prepared like MNIST")
+    return ModelInput(photo_to_model_image(rgb), "your drawing")
 
 
 # ----------------------------------------------------------------------------- the stages
@@ -230,13 +229,14 @@ with right:
         key="fm_probs",
     )
     st.caption(
-        f"Input: {inp.description}. Forward pass: **{acts.forward_ms:.2f} ms** on "
+        f"Input: {literal_markdown(inp.description)}. Forward pass: "
+        f"**{acts.forward_ms:.2f} ms** on "
         f"**{ctx.device.name if acts.device == ctx.device.device else 'CPU'}**. The network runs "
         "in evaluation mode (`model.eval()`): dropout is off, so the same image always gets the "
         "same answer."
     )
     if acts.fallback_reason:
-        st.warning(f"The GPU failed ({acts.fallback_reason}); this ran on the CPU instead.")
+        widgets.warning(f"The GPU failed ({acts.fallback_reason}); this ran on the CPU instead.")
 
 st.subheader("What the model sees")
 x = preprocess(inp.image, ctx.preprocessing)[0].numpy()  # 3×32×32 normalised

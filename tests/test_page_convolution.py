@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.playground_state import PlaygroundState
 from explorer.share import kernel_cells
 from tests.conftest import ROOT
+from tests.screen import shown
 
 PAGE = str(ROOT / "pages" / "convolution.py")
 
@@ -66,12 +67,6 @@ def heatmap(at: AppTest) -> np.ndarray:
 
 def formula(at: AppTest) -> str:
     return "\n".join(c.value for c in at.code if "output = " in c.value)
-
-
-def shown(markdown: str) -> str:
-    """Markdown as the student reads it: user text is escaped with backslashes (so a link
-    can't inject markup); the screen shows the characters themselves."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def errors(at: AppTest) -> str:

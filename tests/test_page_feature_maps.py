@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer.images import gallery
 from explorer.model import SimpleCNN, builtin_weights
+from explorer.samples import gallery
+from tests.screen import shown
 
 TIMEOUT = 60
 
@@ -121,7 +122,7 @@ def test_an_image_upload_is_classified(at: AppTest) -> None:
     at.file_uploader(key="fm_upload").set_value(("red.png", buf.getvalue(), "image/png")).run()
     assert not at.exception
     assert heading(at)
-    assert any("your image red.png" in c.value for c in at.caption)
+    assert any(r"your image red\.png" in c.value for c in at.caption)  # shown as literal text
 
 
 def test_a_bad_weights_upload_shows_a_message(at: AppTest) -> None:
@@ -132,7 +133,7 @@ def test_a_bad_weights_upload_shows_a_message(at: AppTest) -> None:
     torch.save(state, buf)
     at.file_uploader(key="net_weights_file").set_value(("bad.pt", buf.getvalue(), "x")).run()
     assert not at.exception
-    assert any("fc1.weight" in e.value for e in at.error)
+    assert any("fc1.weight" in shown(e.value) for e in at.error)
 
 
 def test_drawing_is_classified(at: AppTest) -> None:
@@ -155,9 +156,10 @@ def test_use_this_filter_sets_the_playground_kernel(at: AppTest) -> None:
     at.number_input(key="fm_pg_filter").set_value(3).run()
     at.radio(key="fm_pg_channel").set_value("G").run()
     at.button(key="fm_pg_send").click().run()
-    kernel = at.session_state["conv_incoming_kernel"]
-    assert kernel["name"] == "conv1 filter 3 (G)"
-    assert np.asarray(kernel["values"]).shape == (3, 3)
+    state = at.session_state["conv_state"]  # the playground's set-up, ready when it opens
+    assert state.preset == "custom" and state.kernel_origin == "conv1 filter 3 (G)"
+    weights = torch.load(builtin_weights()[0].path, weights_only=True)["conv1.weight"]
+    np.testing.assert_array_equal(state.kernel(), weights[3, 1].double().numpy())
 
 
 def test_gallery_matches_the_dataset_of_the_weights() -> None:

@@ -9,6 +9,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.model import SimpleCNN, builtin_weights, parameter_totals
+from tests.screen import shown
 
 TIMEOUT = 60
 
@@ -68,7 +69,7 @@ def test_bad_weights_upload_shows_a_message_naming_the_key(at: AppTest) -> None:
         ("bad.pt", buf.getvalue(), "application/octet-stream")
     ).run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = " ".join(shown(e.value) for e in at.error)
     assert "conv1.weight" in message and "(16, 3, 3, 3)" in message and "(32, 3, 3, 3)" in message
 
 

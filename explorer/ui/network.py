@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import render
-from explorer.errors import UserError
+from explorer.errors import UserError, literal_markdown
 
 if TYPE_CHECKING:
     from explorer.features import Activations, ModelInput, StageKind
@@ -154,7 +154,9 @@ def network_sidebar() -> NetworkContext | None:
         model = uploaded_model(sha, device.device, data)
         cpu_model = model if device.device == "cpu" else uploaded_model(sha, "cpu", data)
     except UserError as exc:
-        st.error(f"These weights cannot be used: {exc}", icon=":material/warning:")
+        st.error(
+            literal_markdown(f"These weights cannot be used: {exc}"), icon=":material/warning:"
+        )
         return None
     num_classes = model.fc2.out_features
     digits = trained_on == "mnist"
@@ -162,7 +164,7 @@ def network_sidebar() -> NetworkContext | None:
     if num_classes != 10:
         classes = tuple(f"class {i}" for i in range(num_classes))
     pre = MNIST_PREPROCESSING if digits else CIFAR10_PREPROCESSING
-    bar.success(f"Loaded {upload.name}: {num_classes} classes.")
+    bar.success(f"Loaded {literal_markdown(upload.name)}: {num_classes} classes.")
     # The dataset is part of the identity: it decides the normalisation, so the same file read
     # as MNIST weights must not reuse the captures made for it as CIFAR-10 weights.
     return NetworkContext(
@@ -233,5 +235,3 @@ def colour_bar_png(kind: StageKind) -> bytes:
     from explorer.features import stage_cmap
 
     return render.colour_bar_png(stage_cmap(kind))
-
-
