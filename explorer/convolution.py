@@ -343,7 +343,8 @@ def conv2d(
         output_size(image3.shape[2], kw, p, s, d),
     )
     padded = pad(image3, p, settings.padding_mode)
-    out = _accumulate(padded, kernel, s, d, out_shape, sum_channels=two_d or channels == "sum")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+        out = _accumulate(padded, kernel, s, d, out_shape, sum_channels=two_d or channels == "sum")
     return _refuse_overflow(out, image, kernel)
 
 
@@ -440,13 +441,14 @@ def window_trace(
     rows, cols = np.broadcast_arrays(rows, cols)  # N×kh×kw each
     rows, cols = rows.copy(), cols.copy()  # broadcast views share memory; own it instead
     patches = padded[rows, cols]  # N×kh×kw
-    products = patches * kernel  # N×kh×kw
-    # Added one weight at a time in row-major order, exactly as conv2d does; np.sum would add
-    # in a different order and could differ in the last bit.
-    sums = np.zeros(n_windows)
-    for i in range(kh):
-        for j in range(kw):
-            sums += products[:, i, j]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+        products = patches * kernel  # N×kh×kw
+        # Added one weight at a time in row-major order, exactly as conv2d does; np.sum would
+        # add in a different order and could differ in the last bit.
+        sums = np.zeros(n_windows)
+        for i in range(kh):
+            for j in range(kw):
+                sums += products[:, i, j]
     _refuse_overflow(sums, padded, kernel)
     for array in (padded, kernel, rows, cols, patches, products, sums):
         array.setflags(write=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -259,28 +260,37 @@ def _split_row(line: str) -> list[str]:
     return line.replace(",", " ").replace(";", " ").split()
 
 
+_BRACKET = re.compile(r"[\[\]]")  # one "[" or "]": a single character, nothing to backtrack
+_FILLER = " \t\r\n,"  # what may stand between rows: "[[1, 2],\n [3, 4]]"
+
+
 def _bracketed_rows(text: str) -> list[str] | None:
     """The contents of each innermost ``[...]`` in ``text`` (the rows of a pasted nested list
     such as ``[[1, 2], [3, 4]]``), or None when anything but brackets, commas and whitespace
-    lies outside them or the brackets do not pair up. One pass, no regular expression."""
+    lies outside them, the brackets do not pair up, or there are more than a kernel needs."""
+    if text.count("[") > MAX_SIZE + 1:  # one per row and one around them all
+        return None
     rows: list[str] = []
-    depth, start = 0, -1
-    for i, ch in enumerate(text):
-        if ch == "[":
-            if start >= 0 and text[start:i].strip(" \t\r\n,"):
-                return None  # numbers before a nested "[": "[1, [2, 3]]"
-            depth += 1
-            start = i + 1
-        elif ch == "]":
+    depth, last, just_opened = 0, 0, False
+    for match in _BRACKET.finditer(text):
+        i = match.start()
+        between = text[last:i]
+        if text[i] == "[":
+            if between.strip(_FILLER):
+                return None  # numbers outside a row, or before a nested "[": "[1, [2, 3]]"
+            depth, just_opened = depth + 1, True
+        else:
             if depth == 0:
                 return None
-            if start >= 0:  # the first "]" after a "[": an innermost group closes
-                rows.append(text[start:i])
-                start = -1
-            depth -= 1
-        elif start < 0 and not (ch.isspace() or ch == ","):
-            return None  # text outside any innermost group
-    return rows if depth == 0 and rows else None
+            if just_opened:  # the "]" right after a "[": an innermost group, one row
+                rows.append(between)
+            elif between.strip(_FILLER):
+                return None
+            depth, just_opened = depth - 1, False
+        last = i + 1
+    if text[last:].strip(_FILLER) or depth != 0 or not rows:
+        return None
+    return rows
 
 
 def parse_kernel_text(text: str) -> np.ndarray:
@@ -311,6 +321,8 @@ def parse_kernel_text(text: str) -> np.ndarray:
             )
     else:
         row_texts = [line for line in text.splitlines() if line.strip()]
+    if len(row_texts) > MAX_SIZE:  # say so before splitting thousands of lines into cells
+        raise KernelError(_size_message(len(row_texts), len(_split_row(row_texts[0]))))
     return parse_kernel([_split_row(line) for line in row_texts])
 
 

@@ -54,7 +54,7 @@ def cell_name(row: int, col: int) -> str:
     return f"Row {row}, column {col}"
 
 
-def shown(text: str, limit: int = 20) -> str:
+def shown(text: str, limit: int = MAX_NUMBER_CHARS) -> str:
     """``text`` quoted for a message, cut to ``limit`` characters (``repr`` also makes line
     breaks and control characters visible instead of letting them break the sentence)."""
     return repr(text if len(text) <= limit else text[:limit] + "…")

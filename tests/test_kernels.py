@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import timeit
 from unittest import mock
 
 import numpy as np
@@ -12,14 +14,15 @@ from hypothesis import strategies as st
 from explorer.convolution import ConvSettings, conv2d
 from explorer.kernels import (
     KERNELS,
-    MAX_ABS_VALUE,
     MAX_SIZE,
+    MAX_TEXT_CHARS,
     KernelError,
     kernel_sum_note,
     parse_cell,
     parse_kernel,
     parse_kernel_text,
 )
+from explorer.numbers import MAX_ABS_VALUE, MIN_ABS_VALUE
 
 EXPECTED_KEYS = [
     "identity",
@@ -193,33 +196,46 @@ def test_parse_cell_accepts_numbers_numeric_text_and_fractions(value, expected):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("", "is empty"),
-        ("   ", "is empty"),
-        (None, "is empty"),
-        (float("nan"), "is empty"),
-        ("abc", "not a number"),
-        ("nan", "not a number"),
-        ("inf", "not a number"),
-        ("-Infinity", "not a number"),
-        ("1_000", "not a number"),
-        ("0x10", "not a number"),
-        ("1/2/3", "not a number"),
-        ("__import__('os')", "not a number"),
-        ("1e400", "too large"),
-        (float("inf"), "too large"),
-        (1e7, "too large"),
+        ("", "Row 2, column 3 is empty"),
+        ("   ", "Row 2, column 3 is empty"),
+        (None, "Row 2, column 3 is empty"),
+        (float("nan"), "Row 2, column 3 is empty"),  # how pandas shows an empty cell
+        ("abc", "Row 2, column 3: 'abc' is not a number; use numbers like 2, -0.5"),
+        ("nan", "Row 2, column 3: 'nan' means “not a number” and cannot be used"),
+        ("inf", "Row 2, column 3: 'inf' is infinity and cannot be used"),
+        ("-Infinity", "'-Infinity' is infinity"),
+        ("1_000", "'1_000' is not a number"),
+        ("0x10", "'0x10' is not a number"),
+        ("1/2/3", "'1/2/3' is not a number"),
+        ("__import__('os')", "is not a number"),
+        ("1e400", "Row 2, column 3: '1e400' overflows"),
+        ("1e300/1e-300", "overflows: the division"),
+        ("1e7", "Row 2, column 3: '1e7' is too large; numbers must lie between -1,000,000"),
+        (float("inf"), "Row 2, column 3: 'inf' is too large"),
+        (1e7, "'10000000.0' is too large"),
         (-1e7, "too large"),
         (10**400, "too large"),
-        ("1/0", "divides by zero"),
-        (True, "not a number"),
-        (np.bool_(False), "not a number"),
-        ([1], "not a number"),
+        (np.float64(1e-320), "too close to zero"),  # a subnormal
+        ("1e-320", "too close to zero"),
+        ("1" * 3000, "is 3,000 characters long; a number may have at most 40"),
+        ("1/0", "Row 2, column 3: '1/0' divides by zero."),
+        (True, "Row 2, column 3: True is not a number"),
+        (np.bool_(False), "False is not a number"),
+        ([1], "Row 2, column 3 holds a list, not a number"),
+        (b"1", "holds a bytes, not a number"),
     ],
 )
 def test_parse_cell_rejects_bad_cells_naming_row_and_column(value, message):
-    with pytest.raises(KernelError, match=message) as raised:
+    with pytest.raises(KernelError) as raised:
         parse_cell(value, 2, 3)
-    assert "row 2, column 3" in str(raised.value)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("Row 2, column 3")
+
+
+def test_the_smallest_allowed_weights_are_accepted():
+    assert parse_cell(MIN_ABS_VALUE, 1, 1) == MIN_ABS_VALUE
+    assert parse_cell(-MAX_ABS_VALUE, 1, 1) == -MAX_ABS_VALUE
+    assert parse_cell("0", 1, 1) == 0.0
 
 
 def test_parsing_never_calls_eval():
@@ -250,23 +266,27 @@ def test_parse_kernel_accepts_lists_non_square_grids_and_object_arrays():
         ([], "empty"),
         ([[]], "empty"),
         (np.zeros((0, 0)), "empty"),
-        ([[1, 2], [3]], "Row 2 has 1 number"),
-        (np.ones((8, 8)), "8×8"),
+        ([[1, 2], [3]], "Row 2 has 1 number but row 1 has 2"),
+        (np.ones((8, 8)), "The kernel is 8×8 (rows×columns)"),
         ([[1] * 8], "1×8"),
         ([[1]] * 8, "8×1"),
+        (np.ones((1000, 1000)), "1000×1000"),
+        ([[1] * 1000] * 1000, "1000×1000"),
         (np.ones(3), "dimension"),
         ("1 2 3", "list of rows"),
         ([1, 2, 3], "Row 1"),
-        ([[1, np.nan]], "row 1, column 2 is empty"),
-        ([[1, 2], [3, "x"]], "row 2, column 2"),
+        ([[1, np.nan]], "Row 1, column 2 is empty"),
+        ([[1, 2], [3, "x"]], "Row 2, column 2: 'x' is not a number"),
     ],
 )
 def test_parse_kernel_rejects_bad_grids(cells, message):
-    with pytest.raises(KernelError, match=message):
+    with pytest.raises(KernelError) as raised:
         parse_kernel(cells)
+    assert message in str(raised.value)
 
 
 finite_weights = st.floats(-MAX_ABS_VALUE, MAX_ABS_VALUE, allow_nan=False, allow_infinity=False)
+finite_weights = finite_weights.filter(lambda v: v == 0 or abs(v) >= MIN_ABS_VALUE)
 grids = st.integers(1, MAX_SIZE).flatmap(
     lambda width: st.lists(
         st.lists(finite_weights, min_size=width, max_size=width), min_size=1, max_size=MAX_SIZE
@@ -311,17 +331,23 @@ def test_parse_kernel_text_reads_lines_separators_and_pasted_lists(text, expecte
         ("", "empty"),
         ("   \n  ", "empty"),
         ("1 2\n3", "Row 2 has 1 number"),
-        ("1 two", "row 1, column 2"),
+        ("1 two", "Row 1, column 2: 'two' is not a number"),
         ("[[1, 2], [3, 4]", "brackets"),  # a row left outside any brackets
         ("np.array([[1, 2]])", "brackets"),
         ("[[1,2],[3,4]] + 1", "brackets"),
+        ("[1, [2, 3]]", "brackets"),  # a number outside the innermost row
+        ("]1[", "brackets"),
+        ("[]", "empty"),
+        ("[" * 9 + "1" + "]" * 9, "brackets"),  # more brackets than a 7×7 kernel needs
         ("\n".join(["1 " * 8] * 3), "3×8"),
+        ("\n".join(["1"] * 5000), "5000×1"),
         ("1 " * 20_000, "characters long"),
     ],
 )
 def test_parse_kernel_text_rejects_what_it_cannot_read(text, message):
-    with pytest.raises(KernelError, match=message):
+    with pytest.raises(KernelError) as raised:
         parse_kernel_text(text)
+    assert message in str(raised.value)
 
 
 # --------------------------------------------------------------------------- kernel_sum_note
@@ -340,3 +366,53 @@ def test_parse_kernel_text_rejects_what_it_cannot_read(text, message):
 )
 def test_kernel_sum_note_explains_what_the_sum_does(kernel, phrase):
     assert phrase in kernel_sum_note(kernel)
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def seconds_per_call(call, number: int) -> float:
+    """The fastest of five runs, per call: robust against a busy machine."""
+
+    def quietly() -> None:
+        with contextlib.suppress(KernelError):
+            call()
+
+    return min(timeit.repeat(quietly, number=number, repeat=5)) / number
+
+
+HOSTILE_CELLS = {
+    "kv-1500": "1" * 700 + "/" + "1" * 700 + "x",  # once 7–10 s of CPU
+    "cell-3000": "1" * 1500 + "/" + "1" * 1499 + "x",  # once 61 s
+    "exponent": "1" * 2999 + "e",
+    "spaced-fraction": "1" + " " * 1500 + "/" + " " * 1500 + "x",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_CELLS.values(), ids=HOSTILE_CELLS.keys())
+def test_a_hostile_cell_costs_no_more_than_fifty_simple_ones(text):
+    simple = seconds_per_call(lambda: parse_cell("1/9", 1, 1), 2_000)
+    assert seconds_per_call(lambda: parse_cell(text, 1, 1), 20) <= 50 * simple
+    assert seconds_per_call(lambda: parse_kernel([["0", text]]), 20) <= 50 * simple
+
+
+HOSTILE_TEXTS = {
+    "digits-then-e": "1" * (MAX_TEXT_CHARS - 1) + "e",
+    "brackets": "[" * (MAX_TEXT_CHARS - 1),
+    "nested": "[1" * (MAX_TEXT_CHARS // 2),
+    "closing": "]" * (MAX_TEXT_CHARS - 1),
+    "bracket-rows": "[1]" * (MAX_TEXT_CHARS // 3),
+    "lines": "1\n" * (MAX_TEXT_CHARS // 2 - 1),
+    "cells": "1 " * (MAX_TEXT_CHARS // 2 - 1),
+    "semicolons": ";" * (MAX_TEXT_CHARS - 1) + "x",
+    "too-long": "1" * 1_000_000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS.values(), ids=HOSTILE_TEXTS.keys())
+def test_hostile_kernel_text_costs_no_more_than_an_honest_7_by_7_kernel(text):
+    honest = "\n".join(" ".join(["-1.2345e-3/7"] * 7) for _ in range(7))
+    budget = seconds_per_call(lambda: parse_kernel_text(honest), 10)
+    with pytest.raises(KernelError):
+        parse_kernel_text(text)
+    assert seconds_per_call(lambda: parse_kernel_text(text), 10) <= budget
