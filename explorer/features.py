@@ -4,39 +4,40 @@
     acts.stages["conv1"]    # 32×32×32 float32: 32 maps of 32×32
     acts.stages["softmax"]  # 10 probabilities
 
-Everything returned is a plain NumPy array on the CPU; nothing is displayed here and nothing is
-kept between calls (the hooks are removed in ``finally`` even when the forward pass raises).
+Everything returned is a plain, read-only NumPy array on the CPU; nothing is displayed here and
+nothing is kept between calls.
 
-How each stage is captured — always the tensor the model's own ``forward`` computed, so the
-captured logits are *exactly* ``model(x)``:
+The stages are computed by calling the model's layers one after another, exactly as
+``SimpleCNN.forward`` does — the same modules and functions in the same order — so the
+captured logits are *bit for bit* ``model(x)`` (the tests check it on many inputs and on the
+shipped weights). Nothing is registered on the model: the app shares one model between every
+session, each a thread of one process, and a hook on it would fire for every session's images.
 
 ======== ========================================= ===============
-stage    captured as                               shape (1 image)
+stage    computed as                               shape (1 image)
 ======== ========================================= ===============
-conv1    output of ``model.conv1``                 32×32×32
-relu1    input of ``model.pool``, 1st call         32×32×32
-pool1    output of ``model.pool``, 1st call        32×16×16
-conv2    output of ``model.conv2``                 64×16×16
-relu2    input of ``model.pool``, 2nd call         64×16×16
-pool2    output of ``model.pool``, 2nd call        64×8×8
-conv3    output of ``model.conv3``                 128×8×8
-relu3    input of ``model.pool``, 3rd call         128×8×8
-pool3    output of ``model.pool``, 3rd call        128×4×4
-flatten  input of ``model.fc1``                    2048
-fc1      output of ``model.fc1``                   512
-relu4    input of ``model.dropout``                512
-dropout  output of ``model.dropout`` (eval mode: identical to relu4 — dropout is off)
-fc2      output of ``model.fc2`` = the logits      10
-softmax  ``softmax(logits)``, the only stage computed here          10
+conv1    ``model.conv1(x)``                        32×32×32
+relu1    ``torch.relu(conv1)``                     32×32×32
+pool1    ``model.pool(relu1)``                     32×16×16
+conv2    ``model.conv2(pool1)``                    64×16×16
+relu2    ``torch.relu(conv2)``                     64×16×16
+pool2    ``model.pool(relu2)``                     64×8×8
+conv3    ``model.conv3(pool2)``                    128×8×8
+relu3    ``torch.relu(conv3)``                     128×8×8
+pool3    ``model.pool(relu3)``                     128×4×4
+flatten  ``torch.flatten(pool3, 1)``               2048
+fc1      ``model.fc1(flatten)``                    512
+relu4    ``torch.relu(fc1)``                       512
+dropout  ``model.dropout(relu4)`` (eval mode: identical to relu4 — dropout is off)
+fc2      ``model.fc2(dropout)`` = the logits       10
+softmax  ``torch.softmax(logits, dim=1)``          10
 ======== ========================================= ===============
-
-``SimpleCNN.forward`` applies ReLU with ``torch.relu`` (no module to hook), which is why the
-ReLU outputs are taken from the next module's *input*: that is the very tensor ReLU returned.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ import torch
 from torch import nn
 
 from explorer import render
-from explorer.model import Preprocessing, SimpleCNN, normalise
+from explorer.errors import UserError
+from explorer.model import OVERFLOW_MESSAGE, Preprocessing, SimpleCNN, WeightsError, normalise
 
 StageKind = Literal["signed", "nonnegative", "probability"]
 
@@ -146,10 +148,11 @@ SPATIAL_STAGES = tuple(s.name for s in STAGES[:9])  # conv1 … pool3: C×H×W m
 CONV_OF_STAGE = {name: f"conv{name[-1]}" for name in SPATIAL_STAGES}  # relu2 → conv2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Activations:
     """Every stage's output for one image (batch dimension removed), where it ran, how long
-    the forward pass took, and — when a GPU failed — why it ran on the CPU instead."""
+    the forward pass took, and — when a GPU failed — why it ran on the CPU instead. The arrays
+    are read-only, so a cache can hand the same object to every session."""
 
     stages: OrderedDict[str, np.ndarray]
     device: str
@@ -207,68 +210,66 @@ def unpreprocess(x: torch.Tensor | np.ndarray, pre: Preprocessing) -> np.ndarray
 def _model_on(model: nn.Module, device: str) -> nn.Module:
     """``model`` itself when it already lives on ``device``, else a moved copy — the caller's
     model is never changed (the app shares one model between all sessions)."""
-    param = next(model.parameters())
-    if param.device.type == torch.device(device).type:
+    here = next(model.parameters()).device
+    there = torch.device(device)
+    if here.type == there.type and there.index in (None, here.index):
         return model
-    return copy.deepcopy(model).to(device)
+    return copy.deepcopy(model).to(there)
+
+
+def _forward_stages(net: nn.Module, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+    """SimpleCNN's forward pass written out one stage at a time — the same modules and
+    functions, in the same order, as ``SimpleCNN.forward`` — keeping every stage's output.
+    x: N×3×32×32 → each stage N×… as in the module docstring."""
+    s: OrderedDict[str, torch.Tensor] = OrderedDict()
+    s["conv1"] = net.conv1(x)  # N×32×32×32
+    s["relu1"] = torch.relu(s["conv1"])
+    s["pool1"] = net.pool(s["relu1"])  # N×32×16×16
+    s["conv2"] = net.conv2(s["pool1"])  # N×64×16×16
+    s["relu2"] = torch.relu(s["conv2"])
+    s["pool2"] = net.pool(s["relu2"])  # N×64×8×8
+    s["conv3"] = net.conv3(s["pool2"])  # N×128×8×8
+    s["relu3"] = torch.relu(s["conv3"])
+    s["pool3"] = net.pool(s["relu3"])  # N×128×4×4
+    s["flatten"] = torch.flatten(s["pool3"], 1)  # N×2048, channel-major
+    s["fc1"] = net.fc1(s["flatten"])  # N×512
+    s["relu4"] = torch.relu(s["fc1"])
+    s["dropout"] = net.dropout(s["relu4"])  # eval mode: the very same tensor
+    s["fc2"] = net.fc2(s["dropout"])  # N×classes: the logits
+    s["softmax"] = torch.softmax(s["fc2"], dim=1)
+    return s
 
 
 def capture_activations(model: SimpleCNN, x: torch.Tensor, device: str = "cpu") -> Activations:
     """Run ``model`` once on ``x`` (1×3×32×32, normalised) on ``device`` in eval mode without
     gradients, and return every stage's output (see the module docstring for the list and the
-    shapes). The model must be in eval mode (dropout off) — it is not switched here, because it
-    may be shared; a model in training mode is refused."""
+    shapes) as read-only arrays. The model is only read, never changed — it may be shared by
+    every session — so a model in training mode is refused rather than switched.
+
+    Raises :class:`~explorer.model.WeightsError` when the weights make a stage overflow
+    (inf/NaN) on this image: the numbers could not be shown, and the prediction would read
+    "nan%"."""
     if model.training:
         raise ValueError("capture_activations needs a model in eval mode (model.eval())")
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected a batch of one image, 1×3×32×32; got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("the input image holds NaN or infinite values")
     net = _model_on(model, device)
-    captured: dict[str, torch.Tensor] = {}
-    pool_calls: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def keep_output(name: str):
-        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-            captured[name] = output.detach()
-
-        return hook
-
-    def keep_input(name: str):
-        def hook(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
-            captured[name] = inputs[0].detach()
-
-        return hook
-
-    def keep_pool(_module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        pool_calls.append((inputs[0].detach(), output.detach()))
-
-    handles = []
-    try:
-        for name in ("conv1", "conv2", "conv3", "fc1", "dropout", "fc2"):
-            handles.append(getattr(net, name).register_forward_hook(keep_output(name)))
-        handles.append(net.fc1.register_forward_hook(keep_input("flatten")))
-        handles.append(net.dropout.register_forward_hook(keep_input("relu4")))
-        handles.append(net.pool.register_forward_hook(keep_pool))
-        with torch.no_grad():
-            xd = x.to(device)
-            _sync(device)
-            t0 = time.perf_counter()
-            logits = net(xd)  # 1×classes
-            _sync(device)
-            forward_ms = (time.perf_counter() - t0) * 1000.0
-            probs = torch.softmax(logits, dim=1)
-    finally:
-        for handle in handles:
-            handle.remove()
-    if len(pool_calls) != 3:
-        raise RuntimeError(f"expected 3 pooling calls, saw {len(pool_calls)}")
-    for i, (before, after) in enumerate(pool_calls, start=1):
-        captured[f"relu{i}"], captured[f"pool{i}"] = before, after
-    captured["softmax"] = probs
-    order = [s.name for s in STAGES]
-    order.insert(order.index("fc2"), "dropout")
-    stages: OrderedDict[str, np.ndarray] = OrderedDict(
-        (name, captured[name][0].cpu().numpy().copy()) for name in order
-    )
+    with torch.no_grad():
+        xd = x.to(device)
+        _sync(device)
+        t0 = time.perf_counter()
+        captured = _forward_stages(net, xd)
+        _sync(device)
+        forward_ms = (time.perf_counter() - t0) * 1000.0
+    stages: OrderedDict[str, np.ndarray] = OrderedDict()
+    for name, tensor in captured.items():
+        arr = tensor[0].cpu().numpy().copy()  # a copy: dropout's output *is* relu4's tensor
+        arr.setflags(write=False)
+        if not np.isfinite(arr).all():
+            raise WeightsError(f"{OVERFLOW_MESSAGE} With this image it happens at {name}.")
+        stages[name] = arr
     return Activations(stages, device, forward_ms)
 
 
@@ -284,16 +285,18 @@ def run_with_fallback(
 ) -> Activations:
     """:func:`capture_activations` on ``device``; if a GPU fails (out of memory, a driver or
     runtime error), run again on the CPU — on ``cpu_model`` when given, else a CPU copy of
-    ``model`` — and say why in ``fallback_reason``. A failure on the CPU is raised."""
+    ``model`` — and say why in ``fallback_reason``. A failure on the CPU is raised, and so is a
+    user's mistake (weights that overflow), which no other device would fix."""
     if device == "cpu":
         return capture_activations(cpu_model or model, x, "cpu")
     try:
         return capture_activations(model, x, device)
+    except UserError:
+        raise
     except Exception as exc:  # noqa: BLE001 — any GPU failure: carry on on the CPU
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         acts = capture_activations(cpu_model or model, x, "cpu")
-        acts.fallback_reason = reason[:300]
-        return acts
+        return dataclasses.replace(acts, fallback_reason=reason[:300])
 
 
 # --------------------------------------------------------------------------------------------

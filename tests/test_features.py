@@ -1,8 +1,11 @@
-"""capture_activations and friends: exact equality with the plain forward pass, shapes, no
-hooks or references left behind, hand-checked numbers, and the GPU fallback."""
+"""capture_activations and friends: exact equality with the model's own forward pass, shapes,
+nothing registered on or changed in the (shared) model, read-only results, hand-checked
+numbers, overflowing weights, and the GPU fallback."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import gc
 import tracemalloc
 
@@ -15,6 +18,7 @@ from explorer.features import (
     STAGES,
     capture_activations,
     conv1_filters_rgb,
+    filters,
     map_statistics,
     playground_kernel,
     predictions,
@@ -22,7 +26,15 @@ from explorer.features import (
     run_with_fallback,
     unpreprocess,
 )
-from explorer.model import CIFAR10_PREPROCESSING, MNIST_PREPROCESSING, SimpleCNN, build_model
+from explorer.model import (
+    CIFAR10_PREPROCESSING,
+    MNIST_PREPROCESSING,
+    WEIGHTS_DIR,
+    SimpleCNN,
+    WeightsError,
+    build_model,
+    load_weights_file,
+)
 from explorer.train import normalise
 
 EXPECTED_SHAPES = {
@@ -58,12 +70,82 @@ def all_hooks(model: torch.nn.Module) -> list:
     return [h for m in model.modules() for h in (*m._forward_hooks, *m._forward_pre_hooks)]
 
 
+class HookedReference:
+    """An independent reference: every stage as ``model.forward`` itself computes it, taken
+    with hooks on a private copy of the model (hooks are fine on a module no one else uses)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.own = copy.deepcopy(model)
+        self.seen: dict[str, torch.Tensor] = {}
+        self.pools: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for name in ("conv1", "conv2", "conv3", "fc1", "dropout", "fc2"):
+            getattr(self.own, name).register_forward_hook(self._output_of(name))
+        self.own.fc1.register_forward_hook(self._input_of("flatten"))
+        self.own.dropout.register_forward_hook(self._input_of("relu4"))
+        self.own.pool.register_forward_hook(lambda _m, i, out: self.pools.append((i[0], out)))
+
+    def _output_of(self, name: str):
+        return lambda _m, _i, out: self.seen.__setitem__(name, out)
+
+    def _input_of(self, name: str):
+        return lambda _m, i, _o: self.seen.__setitem__(name, i[0])
+
+    def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        self.seen.clear()
+        self.pools.clear()
+        with torch.no_grad():
+            self.seen["softmax"] = torch.softmax(self.own(x), dim=1)
+        for i, (before, after) in enumerate(self.pools, start=1):
+            self.seen[f"relu{i}"], self.seen[f"pool{i}"] = before, after
+        return {k: v[0].numpy() for k, v in self.seen.items()}
+
+
 def test_captured_logits_equal_the_plain_forward_exactly(model, x) -> None:
     acts = capture_activations(model, x)
     with torch.no_grad():
         expected = model(x)[0].numpy()
     np.testing.assert_array_equal(acts.logits, expected)
     np.testing.assert_array_equal(acts.stages["relu1"], torch.relu(model.conv1(x))[0].detach())
+
+
+@pytest.mark.parametrize("weights", ["seeded", "simplecnn-cifar10", "simplecnn-mnist"])
+def test_every_stage_equals_what_model_forward_computes_bit_for_bit(weights) -> None:
+    """The explicit stage-by-stage pass against SimpleCNN.forward itself (seen through hooks on
+    a private copy), on 24 random inputs of several scales and on the shipped weights."""
+    path = WEIGHTS_DIR / f"{weights}.pt"
+    if weights == "seeded":
+        m = build_model(seed=7)
+    elif path.exists():
+        m = build_model(*load_weights_file(path))
+    else:
+        pytest.skip(f"{path.name} is not shipped in this checkout")
+    reference_of = HookedReference(m)
+    g = torch.Generator().manual_seed(2)
+    for i in range(24):
+        x = torch.randn(1, 3, 32, 32, generator=g) * (0.1, 1.0, 3.0, 10.0)[i % 4]
+        acts = capture_activations(m, x)
+        reference = reference_of(x)
+        assert set(reference) == set(acts.stages)
+        for name, arr in acts.stages.items():
+            np.testing.assert_array_equal(arr, reference[name], err_msg=f"{name}, input {i}")
+
+
+def test_the_capture_registers_nothing_on_the_model(model, x, monkeypatch) -> None:
+    """No hooks at all, not even briefly: any hook on the shared model fires for every
+    session's forward pass (see test_concurrency.py)."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("capture_activations registered a hook")
+
+    for name in (
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+    ):
+        monkeypatch.setattr(torch.nn.Module, name, refuse)
+    monkeypatch.setattr(torch.nn.modules.module, "register_module_forward_hook", refuse)
+    acts = capture_activations(model, x)
+    assert acts.logits.shape == (10,) and all_hooks(model) == []
 
 
 def test_every_stage_has_its_documented_shape(model, x) -> None:
@@ -91,16 +173,11 @@ def test_softmax_sums_to_one_and_predictions_are_sorted(model, x) -> None:
     assert ranked[0][0] == str(int(np.argmax(probs)))
 
 
-def test_hooks_are_removed_after_a_normal_call(model, x) -> None:
-    capture_activations(model, x)
-    assert all_hooks(model) == []
-
-
-def test_hooks_are_removed_even_when_the_forward_raises(model) -> None:
+def test_a_failing_forward_leaves_the_model_as_it_was(model) -> None:
     wrong = torch.zeros(1, 5, 32, 32)  # 5 channels: conv1 raises
     with pytest.raises(RuntimeError):
         capture_activations(model, wrong)
-    assert all_hooks(model) == []
+    assert all_hooks(model) == [] and not model.training
 
 
 def test_a_training_mode_model_is_refused_and_not_switched(x) -> None:
@@ -110,14 +187,19 @@ def test_a_training_mode_model_is_refused_and_not_switched(x) -> None:
     assert m.training
 
 
-def test_nothing_is_kept_between_calls(model, x) -> None:
+def test_nothing_is_kept_between_calls_and_results_are_read_only(model, x) -> None:
     before = dict(vars(model))
     a = capture_activations(model, x)
     b = capture_activations(model, x)
     assert vars(model).keys() == before.keys()
     assert a.stages["conv1"] is not b.stages["conv1"]
-    a.stages["conv1"][:] = 0  # results are independent copies
-    assert b.stages["conv1"].any()
+    for name, arr in a.stages.items():  # a cache hands these to every session: none may write
+        assert not arr.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            arr[...] = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.device = "cuda"  # type: ignore[misc]
+    assert not np.shares_memory(a.stages["conv1"], b.stages["conv1"])
     assert not np.shares_memory(b.stages["dropout"], b.stages["relu4"])
 
 
@@ -138,18 +220,67 @@ def test_memory_stays_flat_over_100_calls(model, x) -> None:
     assert last - first < 64 * 1024, f"grew by {last - first} bytes"
 
 
-def test_inputs_are_not_mutated(model, x) -> None:
+def model_fingerprint(m: torch.nn.Module) -> dict:
+    """Everything a caller could have changed on a model: values, tensor identities and
+    storage, devices, requires_grad, modes, hooks and attributes."""
+    return {
+        "values": {k: v.clone() for k, v in m.state_dict().items()},
+        "tensors": [(id(p), p.data_ptr(), p.device, p.requires_grad) for p in m.parameters()],
+        "modes": [sub.training for sub in m.modules()],
+        "hooks": all_hooks(m),
+        "attributes": {k: id(v) for k, v in vars(m).items()},
+    }
+
+
+def assert_same_model(m: torch.nn.Module, fingerprint: dict) -> None:
+    now = model_fingerprint(m)
+    for k, v in fingerprint["values"].items():
+        assert torch.equal(now["values"][k], v), k
+    assert {k: v for k, v in now.items() if k != "values"} == {
+        k: v for k, v in fingerprint.items() if k != "values"
+    }
+
+
+def test_no_function_mutates_its_inputs(model, x) -> None:
     x_copy = x.clone()
-    state = {k: v.clone() for k, v in model.state_dict().items()}
     img = np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)
     img_copy = img.copy()
-    capture_activations(model, preprocess(img, CIFAR10_PREPROCESSING))
+    fingerprint = model_fingerprint(model)
+    rng = torch.random.get_rng_state()
+    acts = capture_activations(model, preprocess(img, CIFAR10_PREPROCESSING))
     capture_activations(model, x)
-    assert torch.equal(x, x_copy)
+    run_with_fallback(model, x, "cpu")
+    features._model_on(model, "meta")  # a moved *copy*; the model stays on the CPU
+    filters(model, "conv2")
+    conv1_filters_rgb(model)
+    playground_kernel(model, 3, "sum")
+    predictions(acts.probabilities, [str(i) for i in range(10)])
+    map_statistics(acts.stages["conv1"])
+    assert torch.equal(x, x_copy) and x.device.type == "cpu"
     np.testing.assert_array_equal(img, img_copy)
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, state[k])
+    assert_same_model(model, fingerprint)
+    assert torch.equal(torch.random.get_rng_state(), rng)  # the global generator untouched
     assert not model.training
+
+
+def test_model_on_the_same_device_is_the_model_and_elsewhere_a_copy(model) -> None:
+    assert features._model_on(model, "cpu") is model
+    moved = features._model_on(model, "meta")
+    assert moved is not model and next(moved.parameters()).device.type == "meta"
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_weights_that_overflow_float32_raise_a_sentence_not_nan(x) -> None:
+    """1e6 everywhere: every layer multiplies by hundreds of thousands and the scores reach
+    inf; the page used to show "airplane (nan%)"."""
+    m = SimpleCNN().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.fill_(1e6)
+    with pytest.raises(WeightsError, match=r"overflow \(inf/NaN\).*at fc2\."):
+        capture_activations(m, x)
+    with pytest.raises(WeightsError, match="overflow"):  # a GPU would not fix it: no fallback
+        run_with_fallback(m, x, "cuda", cpu_model=m)
 
 
 def test_hand_set_weights_give_hand_computed_activations() -> None:
