@@ -16,6 +16,7 @@ import base64
 import binascii
 import io
 import math
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,6 +116,9 @@ def decode_upload(data: bytes, max_side: int | None = None) -> DecodedImage:
         # lower, but turning the warning into an error guarantees a bomb never decodes.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow also warns about damaged metadata (corrupt EXIF), which costs nothing
+            # here: the orientation is read defensively.
+            warnings.simplefilter("ignore", UserWarning)
             # Restricting the formats means Pillow runs only the header parsers we trust.
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
                 _check_header(img)
@@ -289,8 +293,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xc5\xd0\xd3\xc6", "an EPS/PostScript file"),
     (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
     (b"8BPS", "a Photoshop (PSD) file"),
-    (b"\x00\x00\x01\x00", "an ICO icon"),
-    (b"\x00\x00\x02\x00", "a CUR cursor"),
+    (b"\x01\xda", "an SGI image"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"Rar!", "a RAR archive"),
     (b"7z\xbc\xaf", "a 7-Zip archive"),
@@ -319,6 +322,8 @@ def _what_file_is(data: bytes) -> str | None:
     for magic, what in _SIGNATURES:
         if data.startswith(magic):
             return what
+    if data.startswith(b"\x00\x00\x01\x00") and data[4:6] != b"\x00\x00":  # icon count ≥ 1
+        return "an ICO icon"
     if data[4:8] == b"ftyp" and data[8:12] in _ISO_BRANDS:
         return _ISO_BRANDS[data[8:12]]
     if data[:1] == b"P" and data[1:2] in b"123456" and data[2:3].isspace():
@@ -382,15 +387,22 @@ def decode_canvas(data_url: object, width: int, height: int) -> np.ndarray | Non
     if not raw.startswith(_PNG_SIGNATURE):
         what = _what_file_is(raw) or "not a PNG picture"
         raise ImageError(unreadable + f"it says PNG but the data is {what}.")
+    # A PNG starts with its IHDR chunk: length, "IHDR", width and height (big-endian). Read
+    # the size here, before Pillow sees the data at all.
+    if len(raw) < 24 or raw[12:16] != b"IHDR":
+        raise ImageError(unreadable + "the PNG is damaged (it has no header).")
+    png_width, png_height = struct.unpack(">II", raw[16:24])
+    if png_width > width or png_height > height:
+        raise ImageError(
+            unreadable + f"it is {png_width:,}×{png_height:,} px, larger than the "
+            f"{width}×{height} px canvas."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
-                if img.width > width or img.height > height:
-                    raise ImageError(
-                        unreadable + f"it is {img.width:,}×{img.height:,} px, larger than the "
-                        f"{width}×{height} px canvas."
-                    )
+                if img.width > width or img.height > height:  # never, after the check above
+                    raise ImageError(unreadable + "its size does not match its header.")
                 img.load()
                 return np.array(img.convert("RGBA"), dtype=np.uint8)
     except ImageError:
