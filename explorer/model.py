@@ -13,6 +13,7 @@ Shapes for one image: 3×32×32 → 32×32×32 → 32×16×16 → 64×16×16 →
 from __future__ import annotations
 
 import _compat_pickle
+import codecs
 import io
 import json
 import math
@@ -280,8 +281,7 @@ def _describe_non_zip(data: bytes) -> str:
             + _HOW_TO_SAVE
         )
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return _describe_pickle(data, "This is a plain Python pickle, not a file written by "
-                                "torch.save.")  # fmt: skip
+        return _describe_pickle(data, "This is a plain Python pickle, not a torch.save file.")
     if _is_text(data[:4096]):
         what = "JSON" if data.lstrip()[:1] in (b"{", b"[") else "text"
         return f"This is a {what} file, not a PyTorch weights file. {_HOW_TO_SAVE}"
@@ -320,8 +320,8 @@ def _looks_like_onnx(head: bytes) -> bool:
 
 
 def _is_text(chunk: bytes) -> bool:
-    try:
-        text = chunk.decode("utf-8")
+    try:  # incremental: a character cut at the end of the chunk is not an error
+        text = codecs.getincrementaldecoder("utf-8")().decode(chunk)
     except UnicodeDecodeError:
         return False
     return all(c.isprintable() or c in "\r\n\t" for c in text)
@@ -359,17 +359,14 @@ def _foreign(globals_: list[str]) -> list[str]:
     return [g for g in globals_ if not g.startswith(("torch.", "collections.OrderedDict"))]
 
 
+_MODULE_ATTRIBUTES = frozenset({"_modules", "_parameters", "_buffers"})
+
+
 def _is_module_pickle(globals_: list[str], strings: set[str]) -> bool:
-    """A pickled nn.Module: its classes come from torch.nn.modules, or its state holds the
-    attributes every Module has."""
-    return (
-        any(g.startswith("torch.nn.modules.") for g in globals_)
-        or {
-            "_modules",
-            "_parameters",
-        }
-        <= strings
-    )
+    """A pickled nn.Module: its layers' classes come from torch.nn.modules, or its state holds
+    the attributes every Module has."""
+    in_torch = any(g.startswith("torch.nn.modules.") for g in globals_)
+    return in_torch or strings >= _MODULE_ATTRIBUTES
 
 
 def _describe_pickle(pkl: bytes, opening: str) -> str:
@@ -418,9 +415,10 @@ _CUT = "The file is cut short or damaged ({}); upload it again, or save it again
 
 
 def _check_zip(data: bytes) -> None:
-    """Refuse a zip archive that is not a torch.save file, or whose records would unpack to
-    more than the budget, or are damaged — reading only the directory, and each record's bytes
-    in 1 MB pieces to check its CRC (Python's zipfile stops at the declared size)."""
+    """Refuse a zip archive that is not a torch.save file, whose directory or records would
+    unpack to more than the budget, or whose records are damaged. The directory's declared size
+    is read first (zipfile builds an object per record it lists), then the records' declared
+    sizes, and only then their bytes (:func:`_record_problem`)."""
     directory = _zip_directory_size(data)
     if directory is None:
         raise WeightsError(_CUT.format("the zip archive's end record is missing"))
@@ -512,26 +510,29 @@ def _torch_load(data: bytes, location: str) -> object:
 
 
 def _describe_load_failure(data: bytes, exc: Exception) -> str:
+    """A sentence for a failed ``torch.load``: what the index refers to (read again with
+    :func:`_pickle_names`, which runs nothing), or torch's own reason, shortened."""
     text = str(exc)
-    if "Unsupported global" in text or "weights_only" in text.lower():
+    if "Weights only load failed" in text or "Unsupported global" in text:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:  # already checked by _check_zip
             index = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-            pkl = archive.read(index)
-        globals_, strings = _pickle_names(pkl)
+            globals_, strings = _pickle_names(archive.read(index))
         if _is_module_pickle(globals_, strings):
             return _whole_model_message(globals_)
         found = re.search(r"GLOBAL ([\w.]+)", text)
-        code = _foreign(globals_) or ([found.group(1)] if found else ["objects other than tensors"])
-        what = code[0]
-        if what.startswith("numpy."):
+        code = _foreign(globals_) or ([found.group(1)] if found else [])
+        if code and code[0].startswith("numpy."):
             return (
-                f"The file holds NumPy arrays ({what}), which the app does not unpickle. Convert "
-                "them to tensors with torch.from_numpy and save again; " + _HOW_TO_SAVE
+                f"The file holds NumPy arrays ({code[0]}), which the app does not unpickle. "
+                f"Convert them with torch.from_numpy first. {_HOW_TO_SAVE}"
             )
-        return (
-            f"The file refers to Python code ({what}) that would run while it is opened; it was "
-            f"refused, and nothing in it ran. {_HOW_TO_SAVE}"
-        )
+        if code:
+            return (
+                f"The file refers to Python code ({code[0]}) that would run while it is opened; "
+                f"it was refused, and nothing in it ran. {_HOW_TO_SAVE}"
+            )
+        reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        text = reason.group(1) if reason else text
     if "Quantized" in text or "quantized" in text:
         return f"The file holds quantized tensors (integers with a scale); {_FLOATS_PLEASE}"
     if "nested" in text.lower():
@@ -539,7 +540,8 @@ def _describe_load_failure(data: bytes, exc: Exception) -> str:
             f"The file holds nested tensors (lists of tensors of different sizes); {_FLOATS_PLEASE}"
         )
     first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return f"The file could not be read as PyTorch weights (it may be damaged): {first[:200]}"
+    first = first.strip()[:200].rstrip(".")
+    return f"The file could not be read as PyTorch weights (it may be damaged): {first}."
 
 
 _FLOATS_PLEASE = (
@@ -620,6 +622,12 @@ def _check_structure(state: object, on_meta: bool = False) -> int:
     expected = expected_shapes(num_classes)
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
+    if len(missing) == len(expected):
+        shown = ", ".join(f"'{k}'" for k in list(state)[:4]) + (" …" if len(state) > 4 else "")
+        raise WeightsError(
+            f"Key '{missing[0]}' is missing, and so is every other SimpleCNN key (the dictionary "
+            f"holds {shown or 'nothing'}): this is not a SimpleCNN state_dict."
+        )
     if missing:
         raise WeightsError(
             f"Key '{missing[0]}' is missing ({len(missing)} missing in all): this is not a "

@@ -210,7 +210,11 @@ def index_of(obj: object) -> bytes:
 def deep_index(depth: int) -> bytes:
     """An index that unpickles to a list nested ``depth`` deep, written opcode by opcode
     (pickle itself would recurse): ``depth`` EMPTY_LISTs, then APPENDs that fold them up."""
-    pkl = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
+    return raw_index(b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b".")
+
+
+def raw_index(pkl: bytes) -> bytes:
+    """A torch.save-shaped archive whose index is the given pickle bytes."""
     return raw_zip([stored("archive/data.pkl", pkl), stored("archive/version", b"3\n")])
 
 
@@ -316,7 +320,7 @@ def _cases() -> list[Case]:
         ("extra key", lambda: saved(state(bn1__weight=torch.ones(32))),
          r"Unexpected key 'bn1\.weight'"),
         ("renamed keys", lambda: saved({f"features.{k}": v for k, v in _base_state().items()}),
-         r"Key 'conv1\.weight' is missing"),
+         r"Key 'conv1\.weight' is missing.*holds 'features\.conv1\.weight'"),
         ("another architecture",
          lambda: saved(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).state_dict()),
          r"Key 'conv1\.weight' is missing"),
@@ -326,7 +330,11 @@ def _cases() -> list[Case]:
          r"Key 'conv1\.weight' is missing"),
         ("wrapped twice", lambda: saved({"state_dict": {"state_dict": _base_state()}}),
          r"Key 'conv1\.weight' is missing"),
-        ("an empty dict", lambda: saved({}), r"Key 'conv1\.weight' is missing"),
+        ("an empty dict", lambda: saved({}), r"Key 'conv1\.weight' is missing.*holds nothing"),
+        ("an index that is not a pickle", lambda: raw_index(b"\x80\x02\xff."),
+         r"could not be read as PyTorch weights .*Unsupported operand 255"),
+        ("a checkpoint under another name", lambda: saved({"model": _base_state(), "epoch": 3}),
+         r"holds 'model', 'epoch'\)"),
         # Shapes: every key, one wrong dimension.
         *[(f"wrong shape {k}",
            lambda k=k, s=s: saved(state(**{k.replace(".", "__"): torch.zeros(*s[:-1], s[-1] + 1)})),
@@ -454,7 +462,7 @@ def _cases() -> list[Case]:
          lambda: saved(_base_state(), _use_new_zipfile_serialization=False),
          r"old format \(before PyTorch 1\.6\).*torch\.save\(torch\.load"),
         ("a plain pickle of tensors", lambda: pickle.dumps(dict(_base_state())),
-         r"plain Python pickle, not a file written by torch\.save"),
+         r"plain Python pickle, not a torch\.save file\. Save the weights"),
         *[(f"random bytes {seed}",
            lambda seed=seed: np.random.default_rng(seed).bytes(1000 * (seed + 1)),
            r"not a PyTorch weights file") for seed in range(5)],

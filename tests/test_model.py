@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import pickle
+import time
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from explorer.model import (
+    MAX_CLASSES,
     WEIGHTS_DIR,
     SimpleCNN,
     WeightsError,
@@ -19,12 +22,14 @@ from explorer.model import (
     build_model,
     builtin_weights,
     conv_params,
+    expected_shapes,
     layer_table,
     linear_params,
     load_choice,
     load_state_dict_bytes,
     parameter_arithmetic,
     parameter_totals,
+    validate_state_dict,
 )
 
 
@@ -103,10 +108,61 @@ def test_layer_table_shapes_halve_32_16_8_4() -> None:
     assert rows["relu1"].params == 0 and rows["dropout"].weight_shape is None
 
 
-def test_layer_table_leaves_the_model_mode_unchanged() -> None:
+def test_layer_table_only_reads_the_model(monkeypatch) -> None:
+    """The app shares one model between all sessions: the table may not switch its mode, not
+    even for a moment (a capture in another session would see it), nor run dropout in training
+    mode (it would draw from torch's global random generator)."""
     m = SimpleCNN().train()
-    layer_table(m)
-    assert m.training
+    values = {k: v.clone() for k, v in m.state_dict().items()}
+    rng = torch.random.get_rng_state()
+
+    def switch(*_args, **_kwargs):
+        raise AssertionError("layer_table switched the model's mode")
+
+    monkeypatch.setattr(nn.Module, "train", switch)
+    monkeypatch.setattr(nn.Module, "eval", switch)
+    rows = layer_table(m)
+    assert rows[-1].output_shape == (1, 10)
+    assert all(sub.training for sub in m.modules())
+    assert torch.equal(torch.random.get_rng_state(), rng)
+    assert all(torch.equal(v, values[k]) for k, v in m.state_dict().items())
+
+
+def test_build_model_bounds_the_classes_and_shares_nothing_with_the_state() -> None:
+    with pytest.raises(WeightsError, match="1 to 1,000 classes"):
+        build_model(None, MAX_CLASSES + 1)
+    state = SimpleCNN().state_dict()
+    before = {k: v.clone() for k, v in state.items()}
+    rng = torch.random.get_rng_state()
+    m = build_model(state)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(v, before[k]) for k, v in state.items())
+    assert torch.equal(torch.random.get_rng_state(), rng)  # no initialisation drew from it
+    untrained = build_model(seed=4)
+    assert torch.equal(torch.random.get_rng_state(), rng)  # seeded, then put back
+    assert torch.equal(untrained.fc2.bias, build_model(seed=4).fc2.bias)
+
+
+def test_expected_shapes_of_a_million_classes_allocate_nothing() -> None:
+    """The old expected_shapes built SimpleCNN(1_000_000): 2 GB and seconds of initialisation
+    before the file was even refused."""
+    start = time.process_time()
+    shapes = expected_shapes(1_000_000)
+    assert shapes["fc2.weight"] == (1_000_000, 512) and shapes["conv1.weight"] == (32, 3, 3, 3)
+    assert time.process_time() - start < 0.5
+
+
+def test_validate_state_dict_leaves_its_input_alone_and_returns_copies() -> None:
+    state = SimpleCNN().state_dict()
+    wrapped = {"state_dict": state, "epoch": 3}
+    before = {k: (v, v.clone()) for k, v in state.items()}
+    clean, classes = validate_state_dict(wrapped)
+    assert classes == 10 and set(wrapped) == {"state_dict", "epoch"}
+    for k, (tensor, values) in before.items():
+        assert state[k] is tensor and torch.equal(tensor, values)
+        assert not np.shares_memory(clean[k].numpy(), tensor.numpy())
 
 
 def test_devices_end_with_the_cpu() -> None:
