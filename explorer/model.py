@@ -509,14 +509,22 @@ def _torch_load(data: bytes, location: str) -> object:
         raise WeightsError(_describe_load_failure(data, exc)) from exc
 
 
+def _index_bytes(data: bytes) -> bytes:
+    """The pickled index (data.pkl) of a zip that :func:`_check_zip` accepted, or b""."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            index = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+            return archive.read(index)
+    except Exception:  # noqa: BLE001 — only used to word a message
+        return b""
+
+
 def _describe_load_failure(data: bytes, exc: Exception) -> str:
     """A sentence for a failed ``torch.load``: what the index refers to (read again with
     :func:`_pickle_names`, which runs nothing), or torch's own reason, shortened."""
     text = str(exc)
     if "Weights only load failed" in text or "Unsupported global" in text:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # already checked by _check_zip
-            index = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-            globals_, strings = _pickle_names(archive.read(index))
+        globals_, strings = _pickle_names(_index_bytes(data))
         if _is_module_pickle(globals_, strings):
             return _whole_model_message(globals_)
         found = re.search(r"GLOBAL ([\w.]+)", text)
