@@ -348,6 +348,7 @@ def test_other_file_types_are_named(upload_budget, data, what):
     assert "upload a PNG, JPEG, WebP, BMP, GIF or TIFF image" in message
 
 
+@pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("fmt", ["TGA", "PCX", "IM", "SPIDER"])
 def test_formats_pillow_could_read_are_never_handed_to_their_plugins(upload_budget, fmt):
     refused_upload(pillow_file(fmt), upload_budget, "could not be read as an image")

@@ -221,6 +221,7 @@ def test_shrinking_while_decoding_is_close_to_decoding_then_shrinking(fmt, toler
     )
     decoded = decode_upload(data, max_side=200)
     assert decoded.pixels.shape == (138, 200, 3) and decoded.original_size == (1300, 900)
+    assert decoded.original_text == "1,300×900 px"
     reference = resize_max_side(decode_image(data), 200)
     assert np.abs(decoded.pixels.astype(int) - reference.astype(int)).mean() <= tolerance
 
