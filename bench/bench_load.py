@@ -27,7 +27,10 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +63,7 @@ class Step:
     name: str
     action: str
     target: str
+    avoid: tuple[str, ...] = ()  # select: never choose an option whose label contains one
 
 
 # The scripted visit. Keep it in step with the pages: a missing page or widget key stops the
@@ -67,7 +71,7 @@ class Step:
 APP_VISIT: tuple[Step, ...] = (
     Step("home", "open", ""),
     Step("share link", "open", "convolution?k=blur_3&pad=1"),
-    Step("kernel change", "select", "conv_preset"),
+    Step("kernel change", "select", "conv_preset", avoid=("Custom",)),
     Step("feature maps", "navigate", "feature_maps"),
     Step("gallery image", "select", "fm_gallery"),
     Step("gallery image 2", "select", "fm_gallery"),
@@ -170,13 +174,14 @@ def rerun_message(
     return msg.SerializeToString()
 
 
-def selectbox_choice(widget: Any, rng: random.Random) -> WidgetState:
+def selectbox_choice(widget: Any, rng: random.Random, avoid: Sequence[str] = ()) -> WidgetState:
     """The state of ``widget`` (a ``Selectbox`` proto) set to a random option other than the
-    one it shows (its value travels as the option's label)."""
+    one it shows and than those whose label contains a string in ``avoid`` (a selectbox's
+    value travels as the option's label)."""
     current = widget.raw_value if widget.HasField("raw_value") else None
     if current is None and widget.HasField("default"):
         current = widget.options[widget.default]
-    choices = [o for o in widget.options if o != current]
+    choices = [o for o in widget.options if o != current and not any(a in o for a in avoid)]
     if not choices:
         raise VisitError(f"selectbox {widget.id!r} has no other option to choose")
     return WidgetState(id=widget.id, string_value=rng.choice(choices))
@@ -236,7 +241,7 @@ class Tab:
                         f"step {step.name!r}: no widget with key {step.target!r} on the page "
                         f"(keys: {sorted(self.state.widgets)}; errors: {self.state.errors})"
                     )
-                self.changed[step.target] = selectbox_choice(widget, rng)
+                self.changed[step.target] = selectbox_choice(widget, rng, step.avoid)
                 request = rerun_message(
                     page_hash=self.state.page_hash,
                     query_string=self.state.query_string,
@@ -476,6 +481,76 @@ def print_errors(results: Sequence[LoadResult], limit: int = 8) -> None:
             print(f"  {n}× {text}")
 
 
+# ----------------------------------------------------------------------------- profiling
+
+
+@contextlib.contextmanager
+def sampled(pid: int, output: Path | None, rate: int = 50) -> Iterator[None]:
+    """While the block runs, sample the process's Python stacks with py-spy (every thread that
+    is running, without pausing it) into ``output`` as collapsed stacks; nothing when None."""
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install -r requirements-dev.txt)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
+    process = subprocess.Popen(
+        [*command, "--nonblocking", "--nolineno", "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        _, err = process.communicate(timeout=60)
+        if not output.exists():
+            raise RuntimeError(f"py-spy wrote no profile: {err.decode(errors='replace')}")
+
+
+def top_costs(collapsed: str, within: str, limit: int = 20) -> list[tuple[str, int, int]]:
+    """From py-spy's collapsed stacks (``frame;frame;… count`` a line), the functions that
+    cost most in the samples whose stack passes through a frame containing ``within``:
+    (function, samples in it or below, samples in it alone), by the first, most first."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if not count.isdigit() or not any(within in f for f in frames):
+            continue
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:limit]
+    return [(frame, n, own.get(frame, 0)) for frame, n in ranked]
+
+
+def print_profile(path: Path, within: str, runs: int) -> None:
+    """The top costs of the runs of ``within`` (a page's file name) in the profile at path,
+    then what the whole server spent its samples on (its own frames: the event loop's sending
+    and the media server's too)."""
+    collapsed = path.read_text()
+    rows = top_costs(collapsed, within)
+    if not rows:
+        print(f"\nNo samples passed through {within} in {path}")
+        return
+    total = rows[0][1]
+    print(
+        f"\nWhere the time of {within}'s runs goes ({total} samples, {runs} runs; {path}):\n"
+        "  share   own   function (file)"
+    )
+    for frame, n, alone in rows:
+        print(f"  {n / total:5.0%} {alone / total:5.0%}   {frame}")
+    everything = top_costs(collapsed, "", limit=10**9)
+    whole = sum(alone for _, _, alone in everything)
+    print(f"\nThe whole server's own costs ({whole} samples of running threads):")
+    for frame, _, alone in sorted(everything, key=lambda row: -row[2])[:12]:
+        print(f"  {alone / whole:5.0%}   {frame}")
+
+
 # ----------------------------------------------------------------------------- the runs
 
 
@@ -505,15 +580,18 @@ def measure(
     options: dict[str, str],
     seed: int = 0,
     fetch_media: bool = True,
+    profile: Path | None = None,
 ) -> tuple[list[dict], list[dict], list[LoadResult]]:
-    """Run every class size against every app; the step and server tables."""
+    """Run every class size against every app; the step and server tables. With ``profile``,
+    the app's server is sampled by py-spy during its runs (not the warm-up) into that file."""
     step_table, server_table, results = [], [], []
     for app in apps:
         with warm_server(app, options, pace) as server:
             for n in students:
-                result = asyncio.run(
-                    run_class(server, app, APPS[app][1], n, pace, seed, fetch_media=fetch_media)
-                )
+                with sampled(server.pid, profile if app == "app" else None):
+                    result = asyncio.run(
+                        run_class(server, app, APPS[app][1], n, pace, seed, fetch_media=fetch_media)
+                    )
                 results.append(result)
                 step_table += step_rows(result, APPS[app][1])
                 server_table.append(summary_row(result))
@@ -602,6 +680,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--option", action="append", default=[], help="server flag name=value")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-media", action="store_true", help="don't fetch /media images")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the app's server into this file (collapsed stacks)"
+    )
     args = parser.parse_args(argv)
     students = [int(n) for n in args.students.split(",")]
     apps = args.apps.split(",")
@@ -623,13 +704,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         steps, server_rows, results = measure(
-            students, apps, pace, options, args.seed, not args.no_media
+            students, apps, pace, options, args.seed, not args.no_media, args.profile
         )
     except VisitError as exc:
         print(f"\nThe visit no longer fits the app: {exc}", file=sys.stderr)
         return 1
     print_markdown(steps, server_rows)
     print_errors(results)
+    if args.profile:
+        runs = sum(
+            s["runs"] for s in steps if s["app"] == "app" and s["step"].startswith("gallery")
+        )
+        print_profile(args.profile, "feature_maps.py", runs)
     return 0
 
 
