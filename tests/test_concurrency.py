@@ -9,13 +9,20 @@ Run against that version, the first test below fails within its first few hundre
 
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
 import torch
 
 from explorer.features import capture_activations
-from explorer.model import build_model, layer_table
+from explorer.model import (
+    SimpleCNN,
+    WeightsError,
+    build_model,
+    layer_table,
+    load_state_dict_bytes,
+)
 
 THREADS = 8
 CAPTURES_PER_THREAD = 50
@@ -87,3 +94,30 @@ def test_the_layer_table_built_while_others_capture_disturbs_no_capture() -> Non
                 failures.append(f"thread {t}: logits differ")
 
     assert _run_sessions(session, threads=4) == []
+
+
+def test_uploads_checked_at_once_each_get_their_own_answer() -> None:
+    """Checking a file runs torch.load twice (the index on the meta device, then the numbers);
+    torch keeps the device of a load per thread, so one student's check must never hand
+    another meta tensors, or another file's refusal."""
+    good = io.BytesIO()
+    torch.save(SimpleCNN().state_dict(), good)
+    files = [good.getvalue(), b"\x80\x02not weights", good.getvalue()[:-50]]
+    expected, _ = load_state_dict_bytes(files[0])
+
+    def session(t: int, failures: list[str]) -> None:
+        for k in range(4):
+            data = files[(t + k) % len(files)]
+            try:
+                state, _ = load_state_dict_bytes(data)
+            except WeightsError:
+                if data is files[0]:
+                    failures.append(f"thread {t}: the good file was refused")
+                continue
+            if data is not files[0]:
+                failures.append(f"thread {t}: a bad file was accepted")
+            elif not all(torch.equal(v, expected[name]) and v.device.type == "cpu"
+                         for name, v in state.items()):  # fmt: skip
+                failures.append(f"thread {t}: the good file loaded different tensors")
+
+    assert _run_sessions(session, threads=6) == []
