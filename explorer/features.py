@@ -249,7 +249,7 @@ def capture_activations(model: SimpleCNN, x: torch.Tensor, device: str = "cpu") 
     Raises :class:`~explorer.model.WeightsError` when the weights make a stage overflow
     (inf/NaN) on this image: the numbers could not be shown, and the prediction would read
     "nan%"."""
-    if model.training:
+    if any(module.training for module in model.modules()):  # dropout would be on
         raise ValueError("capture_activations needs a model in eval mode (model.eval())")
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected a batch of one image, 1×3×32×32; got {tuple(x.shape)}")

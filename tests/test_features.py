@@ -185,6 +185,10 @@ def test_a_training_mode_model_is_refused_and_not_switched(x) -> None:
     with pytest.raises(ValueError, match="eval"):
         capture_activations(m, x)
     assert m.training
+    m.eval().dropout.train()  # only dropout left on: its output would be random
+    with pytest.raises(ValueError, match="eval"):
+        capture_activations(m, x)
+    assert m.dropout.training and not m.training
 
 
 def test_nothing_is_kept_between_calls_and_results_are_read_only(model, x) -> None:
