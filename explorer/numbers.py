@@ -38,7 +38,6 @@ MAX_MATRIX_CHARS = 50_000
 MAX_MATRIX_SIDE = 32
 
 _EXAMPLES = "use numbers like 2, -0.5, 1e-3 or fractions like 1/9"
-_RANGE = f"numbers must lie between -{MAX_ABS_VALUE:,.0f} and {MAX_ABS_VALUE:,.0f}"
 _SIGNS = {"+": "", "-": "-", "\u2212": "-", "\u2013": "-"}  # − (minus) and – (en dash) as typed
 _DIGITS = frozenset("0123456789")
 _NON_FINITE = {"nan": "means “not a number”", "inf": "is infinity", "infinity": "is infinity"}
@@ -131,20 +130,21 @@ def parse_number(
     numerator_text, slash, denominator_text = stripped.partition("/")
     parts = [numerator_text.strip()] + ([denominator_text.strip()] if slash else [])
     scanned = [_scan_decimal(part) for part in parts]
-    if any(s is None for s in scanned):
+    decimals = [s for s in scanned if s is not None]
+    allowed = _range(max_abs)
+    if len(decimals) != len(parts):
         for part in parts:
             word = part.lstrip("+-\u2212\u2013").lower()
             if word in _NON_FINITE:
                 raise error(
-                    f"{subject}{shown(stripped)} {_NON_FINITE[word]} and cannot be used; "
-                    f"{_RANGE}."
+                    f"{subject}{shown(stripped)} {_NON_FINITE[word]} and cannot be used; {allowed}."
                 )
         raise error(f"{subject}{shown(stripped)} is not a number; {_EXAMPLES}.")
-    values = [float(ascii_text) for ascii_text, _ in scanned]  # type: ignore[misc]
+    values = [float(ascii_text) for ascii_text, _ in decimals]
     if not all(math.isfinite(v) for v in values):
         raise error(
             f"{subject}{shown(stripped)} overflows: it is beyond the largest number a computer "
-            f"stores ({_FLOAT_MAX}); {_RANGE}."
+            f"stores ({_FLOAT_MAX}); {allowed}."
         )
     value = values[0]
     if slash:
@@ -154,9 +154,9 @@ def parse_number(
         if not math.isfinite(value):
             raise error(
                 f"{subject}{shown(stripped)} overflows: the division gives a number beyond the "
-                f"largest a computer stores ({_FLOAT_MAX}); {_RANGE}."
+                f"largest a computer stores ({_FLOAT_MAX}); {allowed}."
             )
-    typed_nonzero = all(nonzero for _, nonzero in scanned)  # type: ignore[misc]
+    typed_nonzero = all(nonzero for _, nonzero in decimals)
     if value == 0 and typed_nonzero:  # underflowed: 1e-400, or 1e-200/1e200
         value = math.copysign(sys.float_info.min / 2, value)  # refused just below
     return check_value(value, shown(stripped), where, error, max_abs)
@@ -176,14 +176,17 @@ def check_value(
     if math.isnan(value):
         raise error(f"{subject}{shown_as} is not a number; {_EXAMPLES}.")
     if not math.isfinite(value) or abs(value) > max_abs:
-        limit = f"numbers must lie between -{max_abs:,.0f} and {max_abs:,.0f}"
-        raise error(f"{subject}{shown_as} is too large; {limit}.")
+        raise error(f"{subject}{shown_as} is too large; {_range(max_abs)}.")
     if value != 0 and abs(value) < MIN_ABS_VALUE:
         raise error(
             f"{subject}{shown_as} is too close to zero to compute with reliably; type 0, or a "
             f"number of at least {MIN_ABS_VALUE:g} in size."
         )
     return float(value)
+
+
+def _range(max_abs: float) -> str:
+    return f"numbers must lie between -{max_abs:,.0f} and {max_abs:,.0f}"
 
 
 def ragged_row_message(row: int, count: int, first_count: int) -> str:

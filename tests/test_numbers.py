@@ -323,3 +323,14 @@ def test_parse_matrix_respects_a_smaller_size():
 def test_parse_matrix_round_trips_printed_integers(rows):
     text = "\n".join(", ".join(str(v) for v in row) for row in rows)
     np.testing.assert_array_equal(parse_matrix(text), np.array(rows, dtype=np.float64))
+
+
+def test_a_smaller_range_is_named_in_every_message():
+    with pytest.raises(
+        NumberError, match="'300' is too large; numbers must lie between -255 and 255"
+    ):
+        parse_number("300", max_abs=255)
+    with pytest.raises(
+        NumberError, match="infinity and cannot be used; numbers must lie between -255"
+    ):
+        parse_number("inf", max_abs=255)
