@@ -33,7 +33,6 @@ ss = st.session_state
 STATE_KEY = "conv_state"  # the session's PlaygroundState: the one place the set-up lives
 EDITOR_BASE_KEY = "conv_editor_base"  # the cells the custom-kernel editor was mounted with
 SIZE_KEYS = ("conv_rows", "conv_cols")  # the custom kernel's size pickers
-EDITOR_CELL_PX = 72  # the editor's columns: "-0.125" fits, and a 7×7 grid fits a phone
 
 
 # ============================================================================================
@@ -119,8 +118,7 @@ def kernel_editor() -> PlaygroundState:
     ss[EDITOR_BASE_KEY] = base
     frame = pd.DataFrame([list(row) for row in base], dtype="string")
     frame.columns = [str(c + 1) for c in range(frame.shape[1])]
-    columns = {name: st.column_config.TextColumn(width=EDITOR_CELL_PX) for name in frame.columns}
-    edited = st.data_editor(frame, key=key, hide_index=True, column_config=columns)
+    edited = st.data_editor(frame, key=key, hide_index=True)
     cells = tuple(
         tuple("" if pd.isna(v) else str(v) for v in row) for row in edited.itertuples(index=False)
     )
