@@ -1,14 +1,15 @@
 """How smooth is the convolution player, and how much does it send to the browser?
 
-Run ``python -m bench.bench_player``. Serves ``bench/player_app.py`` (64×64 image, 3×3 kernel)
-and opens it in headless Chromium with the browser tests' arguments. For each case it reports:
+Run ``python -m bench.bench_player``. Serves ``bench/player_app.py`` (a 64×64 image; 3×3 and
+7×7 kernels; the presenter layout) and opens it in headless Chromium with the browser tests'
+arguments. For each case it reports:
 
 - the payload size computed in Python (``explorer.player.payload_size``);
 - the bytes the browser received over the websocket while the page mounted the player: the
   frame that carries the player's data, and all frames together (page, component code, data);
 - frames drawn per second while playing at a speed where every frame advances, counted by the
-  player's own hook (``window.__convPlayerStats.frames``) over ``SECONDS`` seconds, and the
-  mean time one frame's drawing takes in JavaScript.
+  player's test hooks (``window.__playerTest.frames``; bench/player_app.py turns them on) over
+  ``SECONDS`` seconds, and the mean time one frame's drawing takes in JavaScript.
 
 Goals: ≥ 50 frames/s and ≤ 200 KB. Figures, never asserted in tests.
 """
@@ -25,10 +26,15 @@ from explorer.player import payload_size, player_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 3.0
-SPEED_SLIDER = 75  # 2000^0.75 ≈ 300 windows/s: ~5 per frame at 60 Hz, every frame advances
+SPEED_SLIDER = 75  # 0.5·6000^0.75 ≈ 340 windows/s: ~6 per frame at 60 Hz, every frame advances
 GOAL_FPS = 50
 GOAL_BYTES = 200_000
-CASES = {"64×64 valid": "size=64&padding=0", "64×64 same": "size=64&padding=1"}
+CASES = {
+    "64×64 valid": "size=64&padding=0&start=0",
+    "64×64 same": "size=64&padding=1&start=0",
+    "64×64 7×7": "size=64&ksize=7&padding=3&start=0",
+    "64×64 presenter": "size=64&padding=1&presenter=1&start=0",
+}
 
 
 @contextlib.contextmanager
@@ -46,7 +52,7 @@ def _measure_case(browser, url: str, query: str) -> dict:
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f)))
     page.goto(f"{url}/?{query}")
     page.get_by_test_id("cp-counter").wait_for()
-    page.wait_for_function("() => window.__convPlayerStats && window.__convPlayerStats.frames > 0")
+    page.wait_for_function("() => window.__playerTest && window.__playerTest.frames > 0")
     sizes = [len(f.encode() if isinstance(f, str) else f) for f in frames]
     player_frames = [n for f, n in zip(frames, sizes, strict=True) if b"CNP1" in _as_bytes(f)]
 
@@ -55,10 +61,11 @@ def _measure_case(browser, url: str, query: str) -> dict:
     )
     speed = page.get_by_test_id("cp-speed-text").text_content()
     page.get_by_test_id("cp-play").click()
-    page.wait_for_function("() => window.__convPlayerStats.position > 10")
-    start = page.evaluate("() => [performance.now(), {...window.__convPlayerStats}]")
+    page.wait_for_function("() => window.__playerTest.position > 10")
+    counters = "() => [performance.now(), JSON.parse(JSON.stringify(window.__playerTest))]"
+    start = page.evaluate(counters)
     page.wait_for_timeout(SECONDS * 1000)
-    end = page.evaluate("() => [performance.now(), {...window.__convPlayerStats}]")
+    end = page.evaluate(counters)
     page.get_by_test_id("cp-play").click()
     page.close()
 
@@ -105,13 +112,13 @@ def measure() -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     print(
-        f"{'case':<13} {'payload':>9} {'ws data':>9} {'ws all':>9} {'frames/s':>9} "
+        f"{'case':<16} {'payload':>9} {'ws data':>9} {'ws all':>9} {'frames/s':>9} "
         f"{'windows/s':>10} {'draw ms':>8}  goals (≥{GOAL_FPS} fps, ≤{GOAL_BYTES // 1000} KB)"
     )
     for r in rows:
         ok = r["frames_per_s"] >= GOAL_FPS and r["ws_player_frame_bytes"] <= GOAL_BYTES
         print(
-            f"{r['name']:<13} {r['python_payload_bytes'] / 1e3:>7.1f}KB "
+            f"{r['name']:<16} {r['python_payload_bytes'] / 1e3:>7.1f}KB "
             f"{r['ws_player_frame_bytes'] / 1e3:>7.1f}KB {r['ws_total_bytes_mount'] / 1e3:>7.1f}KB "
             f"{r['frames_per_s']:>9.1f} {r['windows_per_s']:>10.0f} {r['draw_ms_per_frame']:>8.2f}"
             f"  {'met' if ok else 'MISSED'}"
@@ -140,11 +147,11 @@ def screenshots(out_dir: Path = ROOT / "out" / "screenshots", width: int = 1400)
         page = browser.new_page(viewport={"width": width, "height": 1000})
         for name, (query, stop) in SHOTS.items():
             page.goto(f"{url}/?{query}")
-            page.wait_for_function("() => window.__convPlayerStats?.frames > 0")
+            page.wait_for_function("() => window.__playerTest?.frames > 0")
             page.get_by_test_id("cp-scrub").evaluate(
                 f"e => {{ e.value = {stop}; e.dispatchEvent(new Event('input')); }}"
             )
-            page.wait_for_function(f"() => window.__convPlayerStats.position === {stop}")
+            page.wait_for_function(f"() => window.__playerTest.position === {stop}")
             path = out_dir / f"{name}_{width}.png"
             page.get_by_test_id("cp-root").screenshot(path=path)
             paths.append(path)

@@ -16,8 +16,11 @@ Payload format (all numbers little-endian)::
     offset 8   L bytes   UTF-8 JSON header, padded with spaces so the arrays start 8-aligned:
                          {"padded": [Hp, Wp], "kernel": [kh, kw], "out": [oh, ow],
                           "padding": p, "padding_mode": "zeros", "stride": s, "dilation": d,
-                          "flip": false, "show_numbers": true, "start": 0,
-                          "diverging": [[r, g, b], …]}   (the colour map's anchors)
+                          "flip": false, "trace_id": "…",   (what is played; see trace_id)
+                          "diverging": [[r, g, b], …],     (the colour map's anchors)
+                          "show_numbers": true, "start": 0, (how it is shown: view options)
+                          "presenter": false, "test_hooks": false,
+                          "speed": null, "score": [right, asked]}
     then       float64   padded, Hp·Wp values, row-major
                float64   kernel, kh·kw values, row-major (as applied: already flipped)
                float64   sums, oh·ow values, row-major = the output
@@ -25,14 +28,18 @@ Payload format (all numbers little-endian)::
 64×64 with a 3×3 kernel is 63.9 KB (valid) and 68.0 KB (same padding). The same numbers as
 JSON take 163 KB (17-digit decimals); as two Arrow tables (a dict of DataFrames) 94 KB, plus an
 Arrow decoder in the browser — raw bytes are both the smallest and the simplest.
+
+The browser keeps a running player when only the view options change (same ``trace_id``): a
+rerun that resends the same trace neither rebuilds nor restarts it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -55,14 +62,39 @@ class PlayerError(ConvolutionError, UserError):
     """A trace the player cannot show, in a sentence for the student."""
 
 
+def trace_id(trace: WindowTrace) -> str:
+    """A short fingerprint of what the player plays (the padded input, the kernel, the sums and
+    the settings): equal for equal traces, different when any number or setting differs. The
+    browser compares it to tell a rerun with the same trace from a new one; the Python wrapper
+    compares it to know whether a remembered position belongs to this trace."""
+    s = trace.settings
+    digest = hashlib.blake2b(digest_size=8)
+    shape = (trace.padded.shape, trace.kernel.shape, trace.out_shape)
+    digest.update(repr((shape, s.padding, s.padding_mode, s.stride, s.dilation, s.flip)).encode())
+    for array in (trace.padded, trace.kernel, trace.sums):
+        digest.update(np.ascontiguousarray(array, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
 def player_payload(
-    trace: WindowTrace, *, show_numbers: bool | None = None, start: int = 0
+    trace: WindowTrace,
+    *,
+    show_numbers: bool | None = None,
+    start: int = 0,
+    presenter: bool = False,
+    test_hooks: bool = False,
+    speed: float | None = None,
+    score: tuple[int, int] = (0, 0),
 ) -> bytes:
     """Pack ``trace`` for the browser player (format in the module docstring).
 
     ``show_numbers``: write values into the grid cells; None decides by size (both sides of
     the padded input ≤ ``NUMBERS_MAX_SIDE``). ``start``: the position (windows done, 0…N) a
-    freshly mounted player opens at. Raises PlayerError past ``MAX_PLAYER_WINDOWS`` windows.
+    freshly built player opens at. ``presenter``: the projector layout (the arithmetic at least
+    24 px, the whole player on one screen). ``test_hooks``: expose ``window.__playerTest`` for
+    the browser tests and the bench. ``speed``: a pace the user chose (windows per second), or
+    None for the default (a whole run in about 15 s). ``score``: the "your turn" running score
+    (right, asked). Raises PlayerError past ``MAX_PLAYER_WINDOWS`` windows.
     """
     n = trace.n_windows
     if n > MAX_PLAYER_WINDOWS:
@@ -83,9 +115,14 @@ def player_payload(
         "stride": s.stride,
         "dilation": s.dilation,
         "flip": bool(s.flip),
+        "trace_id": trace_id(trace),
+        "diverging": [list(rgb) for rgb in _ANCHORS["diverging"]],
         "show_numbers": bool(show_numbers),
         "start": int(min(max(start, 0), n)),
-        "diverging": [list(rgb) for rgb in _ANCHORS["diverging"]],
+        "presenter": bool(presenter),
+        "test_hooks": bool(test_hooks),
+        "speed": float(speed) if speed is not None and speed > 0 else None,
+        "score": [int(score[0]), int(score[1])],
     }
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-(8 + len(text)) % 8)  # JSON allows trailing spaces; arrays start 8-aligned
@@ -164,3 +201,99 @@ def format_value(x: float) -> str:
             mantissa = exact.scaleb(-exponent).quantize(Decimal("0.001"), ROUND_HALF_UP)
     digits = format(mantissa, "f").rstrip("0").rstrip(".")
     return f"{digits}e{exponent}"
+
+
+def display_value(x: float) -> str:
+    """``format_value`` with a real minus sign (U+2212), as the player shows every number:
+    ``−12``, ``−0.6667``, ``1e−5``."""
+    return format_value(x).replace("-", "\N{MINUS SIGN}")
+
+
+# Sums of more products than this are shortened (kernels over 3×3): the nonzero terms only
+# when there are few enough, else the first SHORT_TERMS nonzero ones and a count.
+MAX_WRITTEN_TERMS = 9
+SHORT_TERMS = 6
+_GLUE = "\N{NO-BREAK SPACE}"  # an operator stays on the line of the number it belongs to
+
+
+class WrittenSum(NamedTuple):
+    """A window's sum written out term by term, as the player shows it."""
+
+    text: str  # "−1 + 0 + 3 − 12 + 0 + 16 − 11 + 0 + 13 = 8" (no-break spaces around "=")
+    note: str  # what was left out of ``text``, or ""
+
+
+def _written_exactly(x: float) -> bool:
+    """Does ``format_value(x)`` read back as x (to 1e-9 relative)? Then "=" is honest."""
+    if not np.isfinite(x):
+        return True
+    return abs(float(format_value(x)) - x) <= 1e-9 * abs(x)
+
+
+def written_sum(products: np.ndarray, total: float) -> WrittenSum:
+    """The sum of ``products`` (a window's kh×kw products, row-major) written out, ending with
+    ``total`` (NumPy's sum, never re-added here); player.js's ``writtenSum`` follows the same
+    rule. Subtraction is written as "− 12", not "+ −12". Up to ``MAX_WRITTEN_TERMS`` terms
+    are all written; more are shortened to the nonzero ones (with a note saying how many zeros
+    were left out) or, when those are too many still, to the first ``SHORT_TERMS`` nonzero
+    terms and "+ … (49 terms in all)". The relation is "≈" when a shown number is rounded.
+    """
+    values = [float(v) for v in np.ravel(products)]
+    count = len(values)
+    shown, note, tail = values, "", ""
+    if count > MAX_WRITTEN_TERMS:
+        nonzero = [v for v in values if v != 0]
+        if 0 < len(nonzero) <= MAX_WRITTEN_TERMS:
+            shown = nonzero
+            zeros = count - len(nonzero)
+            note = f"the {zeros} zero product{'s' if zeros > 1 else ''} left out"
+        else:
+            shown = (nonzero or values)[:SHORT_TERMS]
+            tail = f" +{_GLUE}… ({count} terms in all)"
+    parts = [display_value(shown[0])]
+    for v in shown[1:]:
+        parts.append(f"{'−' if v < 0 else '+'}{_GLUE}{display_value(abs(v))}")
+    exact = all(_written_exactly(v) for v in values) and _written_exactly(float(total))
+    relation = "=" if exact else "≈"
+    # "= 8" stays on the line of the last term: the result never starts a line alone.
+    text = f"{' '.join(parts)}{tail}{_GLUE}{relation}{_GLUE}{display_value(total)}"
+    return WrittenSum(text, note)
+
+
+def interesting_start(trace: WindowTrace) -> int:
+    """The position (windows done, 0…N) a player opens at when it has nothing to remember.
+
+    The window it then shows (number position − 1) is the first where something visible
+    happens: the numbers under it are not all equal (for kernels over 1×1) and its output's
+    magnitude lies in the top quarter of the range of the output's magnitudes. Falls back to
+    the first window whose numbers are not all equal, then to the first window; 0 for a trace
+    without windows.
+    """
+    n = trace.n_windows
+    if n == 0:
+        return 0
+    patches = trace.patches.reshape(n, -1)
+    varied = patches.max(axis=1) > patches.min(axis=1)
+    if patches.shape[1] == 1:  # a 1×1 kernel's window is one number: never "varied"
+        varied = np.ones(n, dtype=bool)
+    magnitude = np.abs(trace.sums)
+    lo, hi = float(magnitude.min()), float(magnitude.max())
+    strong = magnitude >= lo + 0.75 * (hi - lo)
+    for candidates in (strong & varied, varied):
+        if candidates.any():
+            return int(np.argmax(candidates)) + 1
+    return 1
+
+
+def window_centred_at(header: dict[str, Any], row: int, col: int) -> int:
+    """The window (0…N−1) whose centre is nearest cell (row, col) of the padded input, as
+    player.js picks the window to show when the pointer is over that cell."""
+    kh, kw = header["kernel"]
+    oh, ow = header["out"]
+    s, d = header["stride"], header["dilation"]
+
+    def nearest(cell: int, taps: int, count: int) -> int:
+        # floor(x + 0.5), as JavaScript's Math.round (Python's round() would round half to even)
+        return min(max(int(np.floor((cell - d * (taps - 1) / 2) / s + 0.5)), 0), count - 1)
+
+    return nearest(row, kh, oh) * ow + nearest(col, kw, ow)

@@ -1,8 +1,12 @@
 """Browser-side pieces, shipped as inline strings (no build step, no asset directory).
 
 ``PLAYER_HTML``, ``PLAYER_CSS`` and ``PLAYER_JS`` are the convolution player's markup, styles
-and ES module (its default export is the component's entry point); ``explorer.ui`` registers
-them with ``st.components.v2.component``. Nothing here imports Streamlit.
+and ES module (its default export is the component's entry point); ``explorer.ui.player``
+registers them with ``st.components.v2.component``. Nothing here imports Streamlit.
+
+The module is two files joined: ``player_state.js``, the pure part (numbers, pace, keys, the
+play state, the quiz; no DOM, so Node can run it alone: ``PLAYER_STATE_JS``), then
+``player.js``, the drawing and the entry point, which uses the first file's functions.
 """
 
 from __future__ import annotations
@@ -18,4 +22,5 @@ def _read(name: str) -> str:
 
 PLAYER_HTML: str = _read("player.html")
 PLAYER_CSS: str = _read("player.css")
-PLAYER_JS: str = _read("player.js")
+PLAYER_STATE_JS: str = _read("player_state.js")
+PLAYER_JS: str = PLAYER_STATE_JS + "\n" + _read("player.js")
