@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from explorer.assets import ASSETS_DIR
 from explorer.errors import UserError
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-WEIGHTS_DIR = ASSETS / "weights"
+WEIGHTS_DIR = ASSETS_DIR / "weights"
 
 CIFAR10_CLASSES = (
     "airplane",

@@ -18,10 +18,10 @@ from explorer.samples import SAMPLES
 from explorer.ui import player, widgets
 from explorer.ui import playground as pg
 from explorer.ui.canvas import drawing_canvas
-from explorer.uploads import UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb
+from explorer.uploads import UPLOAD_EXTENSIONS, DecodedImage, canvas_is_blank, canvas_to_rgb
 
 
-def image_source(state: PlaygroundState) -> np.ndarray | None:
+def image_source(state: PlaygroundState) -> np.ndarray | DecodedImage | None:
     """The chosen input: H×W numbers (a typed matrix) or an H×W×3 uint8 picture."""
     if state.source == "draw":
         brush = st.slider("Brush size", 4, 40, 18, key="conv_brush")
@@ -98,7 +98,7 @@ with left:
     source = image_source(state)
 picture = None
 if source is not None:
-    picture = widgets.guarded(lambda: pg.conv_prepare(source, state.colour, state.res))
+    picture = widgets.guarded(lambda: pg.prepare(source, state.colour, state.res))
 with right:
     if picture is not None and picture.is_colour:
         pg.choice(st.radio, "colour", "Colour plane to convolve", horizontal=True)

@@ -28,6 +28,7 @@ from explorer.features import (
     stage_limits,
 )
 from explorer.model_input import digit_to_model_image, photo_to_model_image
+from explorer.playground import PLAYGROUND_MAX_SIDE
 from explorer.samples import gallery, load_gallery_image
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
@@ -58,7 +59,7 @@ def network_input(ctx: net.NetworkContext) -> ModelInput | None:
         if upload is None:
             st.info("Choose an image file: it is cropped to a square and shrunk to 32×32.")
             return None
-        rgb = decode_image(upload.getvalue())
+        rgb = decode_image(upload.getvalue(), max_side=PLAYGROUND_MAX_SIDE)
         return ModelInput(photo_to_model_image(rgb), f"your image {upload.name}")
     except UserError as exc:
         widgets.error(str(exc))
@@ -211,7 +212,9 @@ with left:
     inp = network_input(ctx)
 if inp is None:
     st.stop()
-acts = net.capture_for(ctx, inp)
+acts = widgets.guarded(lambda: net.capture_for(ctx, inp))  # weights may overflow on it
+if acts is None:
+    st.stop()
 ranked = predictions(acts.probabilities, ctx.classes)
 with right:
     answer = ranked[0][0]

@@ -109,8 +109,8 @@ MNIST_WEIGHTS = WEIGHTS_DIR / "simplecnn-mnist.pt"
 @pytest.mark.skipif(not MNIST_WEIGHTS.exists(), reason="assets/weights/simplecnn-mnist.pt absent")
 def test_the_mnist_network_reads_the_gallery_digits() -> None:
     from explorer.features import capture_activations, preprocess
-    from explorer.images import gallery, load_gallery_image
     from explorer.model import load_weights_file
+    from explorer.samples import gallery, load_gallery_image
 
     state, classes = load_weights_file(MNIST_WEIGHTS)
     model = build_model(state, classes)

@@ -66,6 +66,8 @@ def builtin_model(key: str, device: str) -> SimpleCNN:
     return load_choice(choice).to(device).eval()
 
 
+# At most 6 uploaded models are kept (least recently used first out). A model has at most
+# MAX_CLASSES classes, so each is at most ~7 MB of float32 parameters: ~40 MB for the cache.
 @st.cache_resource(show_spinner="Checking the weights…", max_entries=6)
 def uploaded_model(sha256: str, device: str, _data: bytes) -> SimpleCNN:
     """A user's weights (keyed by the file's SHA-256, the bytes themselves are not hashed
@@ -102,6 +104,8 @@ def network_sidebar() -> NetworkContext | None:
         CIFAR10_CLASSES,
         CIFAR10_PREPROCESSING,
         DIGIT_CLASSES,
+        MAX_CLASSES,
+        MAX_WEIGHTS_BYTES,
         MNIST_PREPROCESSING,
         builtin_weights,
     )
@@ -134,8 +138,12 @@ def network_sidebar() -> NetworkContext | None:
         )  # fmt: skip
     upload = bar.file_uploader(
         "SimpleCNN weights (a state_dict saved with torch.save)",
-        type=["pt", "pth"],
+        # Other kinds are accepted here so that our checks can say what the file is and how
+        # to convert it, rather than the uploader refusing it without a reason.
+        type=["pt", "pth", "bin", "ckpt", "safetensors", "onnx", "npz", "h5"],
         key="net_weights_file",
+        help=f"At most {MAX_WEIGHTS_BYTES // 2**20} MB and {MAX_CLASSES:,} classes. Only "
+        "tensors are read (torch.load with weights_only=True); nothing in the file is run.",
     )
     trained_on = bar.radio(
         "Trained on",
@@ -155,7 +163,7 @@ def network_sidebar() -> NetworkContext | None:
         cpu_model = model if device.device == "cpu" else uploaded_model(sha, "cpu", data)
     except UserError as exc:
         st.error(
-            literal_markdown(f"These weights cannot be used: {exc}"), icon=":material/warning:"
+            literal_markdown(f"These weights cannot be used. {exc}"), icon=":material/warning:"
         )
         return None
     num_classes = model.fc2.out_features

@@ -27,7 +27,7 @@ from explorer.playground_state import CHOICES, PlaygroundState
 from explorer.reference import TorchCheck, check_against_torch
 from explorer.samples import load_sample, sample_matrix
 from explorer.share import kernel_cells, link, result_csv
-from explorer.uploads import decode_image
+from explorer.uploads import DecodedImage, decode_upload
 
 ss = st.session_state
 STATE_KEY = "conv_state"  # the session's PlaygroundState: the one place the set-up lives
@@ -151,9 +151,10 @@ def keep_address(current: PlaygroundState) -> dict[str, str]:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the image…")
-def conv_decode_upload(data: bytes) -> np.ndarray:
-    """Uploaded bytes → H×W×3 uint8 (ImageError for anything that is not a usable image)."""
-    return decode_image(data)
+def conv_decode_upload(data: bytes) -> DecodedImage:
+    """Uploaded bytes → the picture (H×W×3 uint8), shrunk while decoding to the playground's
+    largest side, with its original size (ImageError for anything that is not a usable image)."""
+    return decode_upload(data, max_side=PLAYGROUND_MAX_SIDE)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -164,9 +165,22 @@ def conv_sample(key: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def conv_prepare(source: np.ndarray, colour: str, working_side: int) -> ConvPicture:
+def conv_prepare(
+    source: np.ndarray,
+    colour: str,
+    working_side: int,
+    original_size: tuple[int, int] | None = None,
+) -> ConvPicture:
     """``playground.prepare_picture``, once per (source, colour, working side)."""
-    return prepare_picture(source, colour, working_side)
+    return prepare_picture(source, colour, working_side, original_size)
+
+
+def prepare(source: np.ndarray | DecodedImage, colour: str, working_side: int) -> ConvPicture:
+    """The picture the playground convolves, from a source of any kind (an upload keeps its
+    original size for the page to mention)."""
+    if isinstance(source, DecodedImage):
+        return conv_prepare(source.pixels, colour, working_side, source.original_size)
+    return conv_prepare(source, colour, working_side)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

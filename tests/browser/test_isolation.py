@@ -17,7 +17,6 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import images
 from explorer.features import preprocess
 from explorer.model import (
     CIFAR10_CLASSES,
@@ -26,6 +25,9 @@ from explorer.model import (
     builtin_weights,
     load_choice,
 )
+from explorer.model_input import photo_to_model_image
+from explorer.samples import gallery, load_gallery_image
+from explorer.uploads import decode_image
 from tests.browser.conftest import SCRIPT_DONE, new_page, wait_for_app
 
 WEIGHTS_NAME = "student-a-weights.pt"
@@ -83,7 +85,7 @@ def student_a_files(tmp_path: Path) -> tuple[Path, Path]:
 def expected_for_a(weights: Path, photo: Path) -> tuple[str, str]:
     model = SimpleCNN()
     model.load_state_dict(torch.load(weights, weights_only=True))
-    image = images.photo_to_model_image(images.decode_image(photo.read_bytes()))
+    image = photo_to_model_image(decode_image(photo.read_bytes()))
     return predicted(model.eval(), image)
 
 
@@ -94,7 +96,7 @@ def test_two_students_at_once_see_only_their_own_weights_and_images(
     builtin = builtin_weights()[0]
     assert builtin.key == "simplecnn-cifar10", "the app's first weights are the CIFAR-10 ones"
     builtin_model = load_choice(builtin)
-    items = images.gallery("cifar10")
+    items = gallery("cifar10")
     b_items = [next(i for i in items if i.label_name == name) for name in ("ship", "frog")]
 
     a, b = new_page(browser, app_url), new_page(browser, app_url)
@@ -109,7 +111,7 @@ def test_two_students_at_once_see_only_their_own_weights_and_images(
         click_option(b, "Test image", f"{b_items[0].label_name} — {b_items[0].source}")
         wait_until_shows(a, f"Loaded {WEIGHTS_NAME}")
         wait_until_shows(b, f"Input: {b_items[0].source}")
-        assert answer_on(b) == predicted(builtin_model, images.load_gallery_image(b_items[0]))
+        assert answer_on(b) == predicted(builtin_model, load_gallery_image(b_items[0]))
 
         # Both at once again: A uploads a photo while B picks another gallery image.
         a.get_by_text("Upload", exact=True).click()
@@ -119,7 +121,7 @@ def test_two_students_at_once_see_only_their_own_weights_and_images(
         wait_until_shows(b, f"Input: {b_items[1].source}")
 
         assert answer_on(a) == expected_for_a(weights, photo)
-        assert answer_on(b) == predicted(builtin_model, images.load_gallery_image(b_items[1]))
+        assert answer_on(b) == predicted(builtin_model, load_gallery_image(b_items[1]))
         b_text = b.locator("body").inner_text()
         for trace in ("student-a", WEIGHTS_NAME, PHOTO_NAME, "your image", "Loaded "):
             assert trace not in b_text, f"B's page shows {trace!r}"
