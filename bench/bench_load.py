@@ -7,8 +7,9 @@
 
 Each simulated student does what a browser tab does, over ``/_stcore/stream`` with the
 ``BackMsg``/``ForwardMsg`` protobufs of ``streamlit.proto``: it sends a ``rerun_script`` with the
-page, the query string and the widget it changed, reads every ``ForwardMsg`` the run produces
-until ``script_finished``, then fetches the run's images from ``/media`` as the browser would.
+page, the query string, the widget it changed and the hashes of the large messages it holds
+(the server then sends references to them), reads every ``ForwardMsg`` the run produces until
+``script_finished``, then fetches the run's images from ``/media`` as the browser would.
 The visit is the table ``APP_VISIT`` (``TRIVIAL_VISIT`` for ``bench/trivial_app.py``, the
 cheapest page Streamlit can serve, measured in the same run as the yardstick), with 1–3 s of
 think time between clicks (``--pace click``) or 5–15 s (``--pace read``).
@@ -17,7 +18,8 @@ Printed per step: the latency from the ``BackMsg`` (for a page opened by a link:
 the websocket) to the run's ``script_finished`` — median, 95th percentile, max; the errors
 (exception elements in the deltas, compile errors, failed image fetches, disconnects and
 timeouts); and per N the server's CPU time per step and its peak RSS (from /proc: Linux only).
-Nothing is asserted: the figures are for people and the README.
+``--profile FILE`` samples the app's server with py-spy meanwhile and prints where the feature
+maps page's runs spend their time. Nothing is asserted: the figures are for people and the README.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -114,6 +117,9 @@ class PageState:
     widgets: dict[str, Any] = field(default_factory=dict)  # user key → widget proto, last run
     errors: list[str] = field(default_factory=list)  # exceptions seen since the step began
     media: list[str] = field(default_factory=list)  # image URLs of the last run
+    # Large elements the server marked cacheable, by hash: the tab tells the server which it
+    # holds, and the server then sends only a reference (``ref_hash``) to them.
+    cache: dict[str, bytes] = field(default_factory=dict)
     bytes_received: int = 0
 
     def begin_step(self) -> None:
@@ -127,6 +133,16 @@ class PageState:
         msg = ForwardMsg()
         msg.ParseFromString(raw)
         kind = msg.WhichOneof("type")
+        if kind == "ref_hash":
+            cached = self.cache.get(msg.ref_hash)
+            if cached is None:
+                self.errors.append(f"a reference to a message the tab never had: {msg.ref_hash}")
+                return False
+            msg = ForwardMsg()
+            msg.ParseFromString(cached)
+            kind = msg.WhichOneof("type")
+        elif msg.metadata.cacheable and msg.hash:
+            self.cache[msg.hash] = raw
         if kind == "new_session":  # every run starts with one
             self.page_hash = msg.new_session.page_script_hash
             self.widgets.clear()
@@ -164,13 +180,17 @@ def rerun_message(
     page_name: str = "",
     query_string: str = "",
     widgets: Sequence[WidgetState] = (),
+    cached: Sequence[str] = (),
 ) -> bytes:
-    """A serialized ``BackMsg`` asking for a script run, as the browser sends it."""
+    """A serialized ``BackMsg`` asking for a script run, as the browser sends it: the page (by
+    hash, or by address on a page load), the address's query, the widgets the user set and the
+    hashes of the messages the tab holds."""
     msg = BackMsg()
     msg.rerun_script.query_string = query_string
     msg.rerun_script.page_script_hash = page_hash
     msg.rerun_script.page_name = page_name
     msg.rerun_script.widget_states.widgets.extend(widgets)
+    msg.rerun_script.cached_message_hashes.extend(cached)
     return msg.SerializeToString()
 
 
@@ -233,7 +253,9 @@ class Tab:
                         f"(pages: {sorted(self.state.pages)})"
                     )
                 self.changed = {}
-                request = rerun_message(page_hash=self.state.pages[step.target])
+                request = rerun_message(
+                    page_hash=self.state.pages[step.target], cached=list(self.state.cache)
+                )
             elif step.action == "select":
                 widget = self.state.widgets.get(step.target)
                 if widget is None:
@@ -246,6 +268,7 @@ class Tab:
                     page_hash=self.state.page_hash,
                     query_string=self.state.query_string,
                     widgets=list(self.changed.values()),
+                    cached=list(self.state.cache),
                 )
             else:
                 raise VisitError(f"step {step.name!r}: unknown action {step.action!r}")
@@ -269,28 +292,52 @@ class Tab:
 
     async def _fetch_media(self, urls: Sequence[str]) -> list[str]:
         """GET each image as the browser does after the run; one error per failed fetch."""
-        errors = []
-        for url in dict.fromkeys(urls):
-            status = await http_get_status(self.server.url + url)
-            if status != 200:
-                errors.append(f"GET {url}: HTTP {status}")
-        return errors
+        paths = list(dict.fromkeys(urls))
+        statuses = await http_get_statuses(self.server.url, paths)
+        return [f"GET {p}: HTTP {s}" for p, s in zip(paths, statuses, strict=True) if s != 200]
 
 
-async def http_get_status(url: str) -> int:
-    """The status code of a plain HTTP/1.1 GET of ``url`` (the body is read and dropped)."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+async def http_get_statuses(base_url: str, paths: Sequence[str]) -> list[int]:
+    """The status code of an HTTP/1.1 GET of each path, one after another over a kept-alive
+    connection as a browser's (a new one when the server closes it); bodies are dropped."""
+    host = urlsplit(base_url)
+    statuses: list[int] = []
+    reader = writer = None
     try:
-        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
-        writer.write(request.encode())
-        await writer.drain()
-        status_line = await reader.readline()
+        for path in paths:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host.hostname, host.port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host.netloc}\r\n\r\n".encode())
+            await writer.drain()
+            status, keep_alive = await _read_response(reader)
+            statuses.append(status)
+            if not keep_alive:
+                writer.close()
+                reader = writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+    return statuses
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response; (its status, whether the connection stays open)."""
+    status = int((await reader.readline()).split()[1])
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+        await reader.readline()  # the CRLF after the last, empty chunk
+    else:  # the body runs to the end of the connection
         while await reader.read(65536):
             pass
-    finally:
-        writer.close()
-    return int(status_line.split()[1])
+        return status, False
+    return status, headers.get("connection") != "close"
 
 
 async def student(
@@ -410,7 +457,7 @@ def step_rows(result: LoadResult, visit: Sequence[Step]) -> list[dict]:
     for name in [*names, "all steps"]:
         picked = [r for r in result.steps if name in (r.step, "all steps")]
         times = [r.seconds for r in picked if r.seconds is not None]
-        done = len(picked)
+        expected = result.students * (len(names) if name == "all steps" else 1)
         rows.append(
             {
                 "app": result.app,
@@ -420,8 +467,8 @@ def step_rows(result: LoadResult, visit: Sequence[Step]) -> list[dict]:
                 "median_ms": 1000 * statistics.median(times) if times else float("nan"),
                 "p95_ms": 1000 * percentile(times, 95) if times else float("nan"),
                 "max_ms": 1000 * max(times) if times else float("nan"),
-                "errors": sum(len(r.errors) for r in picked)
-                + (result.students - done if name != "all steps" else 0),
+                # every error, and each step a student never reached (its tab broke before)
+                "errors": sum(len(r.errors) for r in picked) + expected - len(picked),
             }
         )
     return rows
@@ -613,10 +660,11 @@ async def soak(
     minutes: float,
     pace: tuple[float, float],
     every_s: float = 30.0,
-    report: Callable[[str], None] = print,
+    report: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """``students`` students repeating the visit (a new session each time) for ``minutes``;
     report the server's memory every ``every_s`` seconds. One row per report."""
+    report = report or functools.partial(print, flush=True)
     visit = APPS[app][1]
     deadline = time.monotonic() + 60 * minutes
     done = {"visits": 0, "errors": 0}

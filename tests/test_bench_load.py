@@ -16,6 +16,7 @@ from bench.bench_load import (
     Step,
     Tab,
     VisitError,
+    _read_response,
     percentile,
     rerun_message,
     selectbox_choice,
@@ -157,3 +158,44 @@ def test_percentile_interpolates_between_sorted_values() -> None:
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([1.0, 2.0], 95) == pytest.approx(1.95)
     assert percentile([5.0], 95) == 5.0
+
+
+def test_a_reference_to_a_cached_message_is_read_as_that_message() -> None:
+    msg = ForwardMsg()
+    msg.ParseFromString(selectbox("$$ID-0123abcd-fm_gallery", ["cat", "ship"]))
+    msg.hash, msg.metadata.cacheable = "h1", True
+    state = PageState()
+    state.absorb(msg.SerializeToString())
+    assert list(state.cache) == ["h1"]
+    state.absorb(new_session("p"))  # the next run sends only a reference to it
+    ref = ForwardMsg(ref_hash="h1")
+    state.absorb(ref.SerializeToString())
+    assert set(state.widgets) == {"fm_gallery"}
+    state.absorb(ForwardMsg(ref_hash="unknown").SerializeToString())
+    assert state.errors == ["a reference to a message the tab never had: unknown"]
+
+
+@pytest.mark.parametrize(
+    ("response", "keep_alive"),  # whatever follows the response is left unread, or nothing
+    [
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", True),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+            True,
+        ),
+        (b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", False),
+        (b"HTTP/1.1 200 OK\r\n\r\nbody to the end", False),
+    ],
+)
+def test_http_responses_are_read_to_their_end(response: bytes, keep_alive: bool) -> None:
+    async def read() -> tuple[tuple[int, bool], bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(response + b"NEXT")
+        reader.feed_eof()
+        return await _read_response(reader), await reader.read()
+
+    (status, alive), rest = asyncio.run(read())
+    assert status == int(response.split()[1])
+    assert alive == keep_alive
+    assert rest == (b"" if response.endswith(b"to the end") else b"NEXT")
