@@ -15,10 +15,11 @@
 
 const MAGIC = "CNP1";
 const MAX_SIDE_CSS = 540; // largest grid side in CSS px: big on a projector, still fits a laptop
-const WIDE_MIN = 860; // below this root width the arithmetic moves under the two grids
+const WIDE_MIN = 860; // below this root width the arithmetic moves under the two grids…
+const NARROW_WIDE_MIN = 600; // …unless it would then not fit the screen's height (see layout)
 const PRESENTER_WIDE_MIN = 700; // the projector layout keeps one row as long as it can
 const PHONE_MAX = 600; // below this root width the controls stick to the screen's bottom
-const ARITH_PX = 20; // the arithmetic's font: the largest text in the player…
+const ARITH_PX = 20; // the arithmetic's font (up to 24 on wide screens): the largest text…
 const PRESENTER_ARITH_PX = 28; // …and on a projector (at least 24 px, as the tests demand)
 const MIN_MINI_PX = 9; // the small grids never get smaller than this
 const REPORT_DELAY_MS = 300; // holding → down steps many times; tell Python once it settles
@@ -299,7 +300,7 @@ class Player {
     const { right, asked, on } = this.quiz;
     this.el.score.hidden = !on && asked === 0;
     this.el.score.textContent = `score ${right} / ${asked}`;
-    this.el.score.setAttribute("aria-label", `Your score: ${right} right out of ${asked}`);
+    this.el.score.title = `${right} right out of ${asked} asked`;
   }
 
   // ---- controls
@@ -512,11 +513,30 @@ class Player {
     const W = root.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     this.laidOutWidth = root.clientWidth;
     this.dpr = window.devicePixelRatio || 1;
-    const arith = this.presenter ? PRESENTER_ARITH_PX : ARITH_PX;
-    const wide = W >= (this.presenter ? PRESENTER_WIDE_MIN : WIDE_MIN);
     root.classList.toggle("cp-presenter", this.presenter);
-    root.dataset.layout = wide ? "wide" : "narrow";
     root.classList.toggle("cp-phone", W < PHONE_MAX);
+    const wide = W >= (this.presenter ? PRESENTER_WIDE_MIN : WIDE_MIN);
+    this.arrange(W, wide);
+    // A laptop or projector with the sidebar open: the arithmetic under the grids would push
+    // the controls off the screen; beside them (smaller grids) the player fits the screen.
+    if (!wide && W >= NARROW_WIDE_MIN && root.getBoundingClientRect().height > 0.9 * window.innerHeight) {
+      this.arrange(W, true);
+    }
+    this.laidOutWidth = root.clientWidth;
+    if (this.hooks) {
+      this.hooks.layoutWidth = root.clientWidth;
+      this.hooks.layouts += 1;
+      this.hooks.layout = this.lastArrangement;
+    }
+    this.render();
+  }
+
+  /** Lay the panels out `wide` (three columns) or not (two grids over the arithmetic). */
+  arrange(W, wide) {
+    const root = this.root;
+    // A little larger on wide screens, where the grids are large too.
+    const arith = this.presenter ? PRESENTER_ARITH_PX : Math.round(Math.min(1.2, Math.max(1, W / 1200)) * ARITH_PX);
+    root.dataset.layout = wide ? "wide" : "narrow";
     root.style.setProperty("--cp-arith", `${arith}px`);
     const gap = parseFloat(getComputedStyle(this.el.stage).columnGap) || 16;
 
@@ -592,13 +612,7 @@ class Player {
         }
       }
     }
-    this.laidOutWidth = root.clientWidth;
-    if (this.hooks) {
-      this.hooks.layoutWidth = root.clientWidth;
-      this.hooks.layouts += 1;
-      this.hooks.layout = { W, wide, calcWidth, inWidth, cssCell, mini, arrangement: choice, fonts };
-    }
-    this.render();
+    this.lastArrangement = { W, wide, calcWidth, inWidth, cssCell, mini, arrangement: choice, fonts };
   }
 
   /** Columns as wide as the canvases they hold (their titles get some room too); the width
@@ -840,6 +854,21 @@ class Player {
     io.strokeRect(c0 * this.cell + io.lineWidth / 2, r0 * this.cell + io.lineWidth / 2, spanW - io.lineWidth, spanH - io.lineWidth);
     io.setLineDash([]);
 
+    if (this.state.preview !== null && k >= this.painted) {
+      // A window ahead of the position, under the pointer: show its result in its cell too,
+      // as Setosa's image-kernels page does (the fill layer keeps only the windows done).
+      const colour = this.divergingOf(this.trace.sums[k], this.sumMax);
+      const [x, y, w, h] = this.cellRect(outRow, outCol);
+      oo.fillStyle = rgb(colour);
+      oo.fillRect(x, y, w, h);
+      if (this.outFont) {
+        oo.font = `${this.outFont}px ${this.font}`;
+        oo.textAlign = "center";
+        oo.textBaseline = "middle";
+        oo.fillStyle = textOn(colour);
+        oo.fillText(displayValue(this.trace.sums[k]), x + w / 2, y + h / 2 + this.outFont * 0.05);
+      }
+    }
     oo.strokeStyle = this.colours.window;
     oo.lineWidth = Math.max(3, Math.round(3 * this.dpr));
     const inset = this.cell >= 12 ? oo.lineWidth / 2 : -oo.lineWidth / 2;

@@ -1,10 +1,10 @@
 """The player never breaks its frame, and the projector layout fits one screen.
 
 Element boxes measured in Chromium over a grid of traces (kernels 1×1 to 7×7, inputs 1×1 to
-64×64, padding, stride, dilation) at a phone's, a projector's and a large screen's width: the
-panels never overlap, nothing leaves the player's frame, the frame stays inside the window. One
-server (bench/player_app.py) and one page for the whole module; the viewport is resized, not
-relaunched.
+64×64, padding, stride, dilation) at a phone's, a laptop's, a projector's and a large screen's
+width: the panels never overlap, nothing leaves the player's frame, the frame stays inside the
+window. One server (bench/player_app.py) and one page for the whole module; the viewport is
+resized, not relaunched.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bench.bench_player import serve_player_app
 PHONE = (390, 844)
 PROJECTOR = (1280, 720)
 LARGE = (1920, 1080)
+LAPTOP = (1024, 768)  # about as wide as the playground's column at 1280 with the sidebar open
 
 # Every kernel size from 1×1 to 7×7; inputs from 1×1 to 64×64 (the page's largest working
 # size); padding, stride and dilation; small decimals, whole numbers up to 255, long decimals.
@@ -119,7 +120,7 @@ def check_frame(page, where: str) -> None:
 @pytest.mark.parametrize("query", CASES)
 def test_nothing_overlaps_or_leaves_the_frame(layout_page, query: str) -> None:
     open_case(layout_page, query)
-    for width, height in (LARGE, PROJECTOR, PHONE):
+    for width, height in (LARGE, PROJECTOR, LAPTOP, PHONE):
         resize(layout_page, width, height)
         check_frame(layout_page, f"{query} at {width}×{height}")
 
