@@ -47,7 +47,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer import render
 from explorer.errors import UserError
 from explorer.model import OVERFLOW_MESSAGE, Preprocessing, SimpleCNN, WeightsError, normalise
 
@@ -329,13 +328,6 @@ def conv1_filters_rgb(model: SimpleCNN) -> np.ndarray:
     return np.clip(np.rint(128 + 127 * w / m), 0, 255).astype(np.uint8)
 
 
-def conv1_filters_picture(model: SimpleCNN, px: int = 48) -> np.ndarray:
-    """:func:`conv1_filters_rgb` as one image: 16 patches a row, each enlarged to ``px``."""
-    patches = conv1_filters_rgb(model)
-    tiles = np.stack([render.enlarge(p, max(1, px // 3)) for p in patches])
-    return render.montage(tiles, cols=16, gap=4)
-
-
 def map_statistics(arr: np.ndarray) -> dict[str, float]:
     """min, max, mean, std (population) and the fraction of exact zeros of any array."""
     a = np.asarray(arr, dtype=np.float64)
@@ -373,78 +365,6 @@ def playground_kernel(model: SimpleCNN, index: int, channel: str) -> dict:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Pictures of the stages (pure arrays; the page only shows them)
-
-ScaleMode = Literal["layer", "map"]
-MAP_GAP_FILL = 110  # dark grey between tiles: not a colour of either map (white = 0 in blue-red)
-
-
-def stage_cmap(kind: StageKind) -> render.ColourMap:
-    """Diverging (blue–white–red, white = 0) for signed stages, viridis for stages ≥ 0."""
-    return "diverging" if kind == "signed" else "viridis"
-
-
-def stage_limits(arr: np.ndarray, kind: StageKind) -> tuple[float, float]:
-    """The colour range shared by a whole stage: symmetric about 0 for signed stages, from 0 to
-    the largest value for ReLU/pool outputs."""
-    if kind == "signed":
-        return render.value_range(arr, "diverging")
-    top = float(np.max(arr)) if arr.size else 0.0
-    return render.value_range(arr, "viridis", 0.0, top if top > 0 else 1.0)
-
-
-def stage_montage(arr: np.ndarray, kind: StageKind, scale: ScaleMode, tile_px: int) -> np.ndarray:
-    """C×H×W maps → one RGB grid (8 or 16 maps a row, map 0 top left, row-major), each map
-    enlarged to about ``tile_px`` pixels. ``scale="layer"``: one colour range for the whole
-    stage (maps comparable); ``"map"``: each map stretched over its own range (shapes visible
-    even in weak maps)."""
-    cmap = stage_cmap(kind)
-    lo, hi = stage_limits(arr, kind)
-    tiles = []
-    for m in arr:
-        if scale == "layer":
-            tiles.append(render.colourise(m, cmap, lo, hi))
-        elif kind == "signed":
-            tiles.append(render.colourise(m, cmap))
-        else:
-            tiles.append(render.colourise(m, cmap, 0.0, max(float(m.max()), 1e-12)))
-    factor = max(1, round(tile_px / arr.shape[-1]))
-    cols = 8 if len(arr) <= 64 else 16
-    tiles_arr = np.stack([render.enlarge(t, factor) for t in tiles])
-    return render.montage(tiles_arr, cols=cols, gap=2, fill=MAP_GAP_FILL)
-
-
-def vector_strip(vec: np.ndarray, kind: StageKind, cols: int = 64, cell_px: int = 10) -> np.ndarray:
-    """A long vector (2048 or 512 numbers) as rows of ``cols`` coloured cells, read left to
-    right, top to bottom, on the stage's shared colour range."""
-    lo, hi = stage_limits(vec, kind)
-    rows = -(-len(vec) // cols)
-    grid = np.full(rows * cols, np.nan)
-    grid[: len(vec)] = vec
-    img = render.colourise(grid.reshape(rows, cols), stage_cmap(kind), lo, hi)
-    return render.enlarge(img, cell_px)
-
-
-def colour_bar(
-    kind: StageKind, lo: float, hi: float, width: int = 256, height: int = 14
-) -> np.ndarray:
-    """A horizontal colour bar image from ``lo`` (left) to ``hi`` (right)."""
-    ramp = np.tile(np.linspace(lo, hi, width), (height, 1))
-    return render.colourise(ramp, stage_cmap(kind), lo, hi)
-
-
-def filter_grid(weights: np.ndarray, tile_px: int = 27) -> tuple[np.ndarray, float]:
-    """One filter's in×3×3 weights → a grid of its 3×3 slices (one per input channel, 8 a
-    row), all on one symmetric blue–red range; returns the image and that range's bound."""
-    lo, hi = render.value_range(weights, "diverging")
-    tiles = np.stack(
-        [render.enlarge(render.colourise(k, "diverging", lo, hi), tile_px // 3) for k in weights]
-    )
-    cols = min(8, len(weights))
-    return render.montage(tiles, cols=cols, gap=2, fill=MAP_GAP_FILL), hi
-
-
 __all__ = [
     "CHANNELS",
     "CONV_OF_STAGE",
@@ -457,19 +377,12 @@ __all__ = [
     "Stage",
     "biases",
     "capture_activations",
-    "colour_bar",
-    "conv1_filters_picture",
     "conv1_filters_rgb",
-    "filter_grid",
     "filters",
     "map_statistics",
     "playground_kernel",
     "predictions",
     "preprocess",
     "run_with_fallback",
-    "stage_cmap",
-    "stage_limits",
-    "stage_montage",
     "unpreprocess",
-    "vector_strip",
 ]

@@ -319,3 +319,29 @@ def layer_chain_dot(rows: Sequence[LayerRow]) -> str:
         + " -> ".join(names)
         + "; }"
     )
+
+
+def bars_html(values: Sequence[tuple[str, float]], highlight: str, fmt: str) -> str:
+    """One row per (name, value), first item on top: the name, a bar as long as the value
+    (relative to the largest |value|; negative values grow leftwards from a middle line) and
+    the value written with ``fmt`` (``".1%"``, ``".3g"``). ``highlight``'s row is in the
+    accent colour. Plain HTML: light to send, and the numbers are text a screen reader reads."""
+    top = max((abs(v) for _, v in values), default=0.0) or 1.0
+    signed = any(v < 0 for _, v in values)
+    rows = []
+    for name, value in values:
+        colour = "#c0392b" if name == highlight else "#8894a0"
+        share = 100 * abs(value) / top / (2 if signed else 1)
+        left = (50 - share if value < 0 else 50) if signed else 0
+        weight = "font-weight:600;" if name == highlight else ""
+        rows.append(
+            f'<tr><td style="padding:1px 8px 1px 0;white-space:nowrap;{weight}">'
+            f"{html.escape(name)}</td>"
+            '<td style="width:100%;padding:1px 0"><div style="position:relative;height:16px;'
+            'background:#f3f4f6">'
+            f'<div style="position:absolute;left:{left:.2f}%;width:{share:.2f}%;top:0;'
+            f'bottom:0;background:{colour}"></div></div></td>'
+            f'<td style="padding:1px 0 1px 8px;text-align:right;white-space:nowrap;{weight}'
+            f'font-variant-numeric:tabular-nums">{html.escape(format(value, fmt))}</td></tr>'
+        )
+    return f'<table style="width:100%;border-collapse:collapse">{"".join(rows)}</table>'

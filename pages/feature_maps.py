@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import render
 from explorer.errors import UserError, literal_markdown
 from explorer.features import (
     CONV_OF_STAGE,
@@ -15,21 +14,16 @@ from explorer.features import (
     STAGE_BY_NAME,
     Activations,
     ModelInput,
-    StageKind,
     biases,
-    conv1_filters_picture,
-    filter_grid,
     filters,
     map_statistics,
     playground_kernel,
-    predictions,
-    preprocess,
-    stage_cmap,
-    stage_limits,
 )
 from explorer.model_input import digit_to_model_image, photo_to_model_image
+from explorer.network_view import SCALES, legend_text, verdict
 from explorer.playground import PLAYGROUND_MAX_SIDE
 from explorer.samples import gallery, load_gallery_image
+from explorer.stage_pictures import stage_limits
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
 from explorer.ui.canvas import drawing_canvas
@@ -77,12 +71,13 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
         key="fm_gallery",
     )
     item = items[key]
+    image = load_gallery_image(item)
     st.image(
-        render.enlarge(load_gallery_image(item), 5),
+        net.enlarged_png(net.image_key(image), image),
         caption=f"True label: {item.label_name}",
         output_format="PNG",
     )
-    return ModelInput(load_gallery_image(item), item.source, item.label_name)
+    return ModelInput(image, item.source, item.label_name)
 
 
 def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
@@ -104,16 +99,11 @@ def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
 
 # ----------------------------------------------------------------------------- the stages
 
+CLASSES_SHOWN = 10  # a head of up to 1,000 classes: the charts draw the ten largest
 
-def legend(kind: StageKind, lo: float, hi: float, per_map: bool) -> None:
-    """The colour bar of a stage with the numbers its ends stand for."""
-    st.image(net.colour_bar_png(kind), width=160, output_format="PNG")
-    if per_map:
-        st.caption("Each map: darkest/bluest = its own lowest value, brightest/reddest = highest.")
-    elif kind == "signed":
-        st.caption(f"blue {lo:.3g} · white 0 · red {hi:.3g}")
-    else:
-        st.caption(f"dark {lo:.3g} · yellow {hi:.3g}")
+
+def top(values: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(values, key=lambda cv: -cv[1])[:CLASSES_SHOWN])
 
 
 def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map: bool) -> None:
@@ -122,12 +112,13 @@ def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map
     arr = acts.stages[name]
     st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
     st.image(pictures[name], width="stretch", output_format="PNG")
+    st.image(net.colour_bar_png(stage.kind), width=160, output_format="PNG")
     lo, hi = stage_limits(arr, stage.kind)
-    legend(stage.kind, lo, hi, per_map and arr.ndim == 3)
+    st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
     st.caption(stage.explanation)
 
 
-def show_map_detail(ctx: net.NetworkContext, acts: Activations) -> None:
+def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -> None:
     """Pick one map (``fm_layer``, ``fm_map``): enlarged with hover values, its statistics and
     the filter that made it."""
     c1, c2 = st.columns(2)
@@ -137,20 +128,16 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations) -> None:
     if st.session_state["fm_map"] >= len(arr):
         st.session_state["fm_map"] = 0
     index = c2.number_input(f"Map (0–{len(arr) - 1})", 0, len(arr) - 1, key="fm_map")
-    stage = STAGE_BY_NAME[layer]
-    per_map = st.session_state["fm_scale"] != net.NET_DEFAULTS["fm_scale"]
-    lo, hi = (None, None) if per_map else stage_limits(arr, stage.kind)
     left, right = st.columns([3, 2])
     with left:
-        title = f"{layer}, map {index} ({arr.shape[1]}×{arr.shape[2]})"
-        fig = render.heatmap_figure(arr[index], stage_cmap(stage.kind), title, layer, lo, hi)
+        key = net.image_key(acts.stages["conv1"])
+        fig = net.map_figure(ctx.weights_id, acts.device, key, layer, index, per_map, acts)
         st.plotly_chart(fig, width="stretch", key="fm_heatmap")
         stats = map_statistics(arr[index])
         st.markdown(
-            " · ".join(
-                f"{k.replace('_', ' ')} **{v:.1%}**" if k == "fraction_zero" else f"{k} **{v:.4g}**"
-                for k, v in stats.items()
-            )
+            f"min **{stats['min']:.4g}** · max **{stats['max']:.4g}** · mean "
+            f"**{stats['mean']:.4g}** · std **{stats['std']:.4g}** · fraction zero "
+            f"**{stats['fraction_zero']:.1%}**"
         )
     with right:
         conv = CONV_OF_STAGE[layer]
@@ -163,11 +150,12 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations) -> None:
         if layer != conv:
             st.caption(f"{layer} is computed from {conv}'s map {index}, so this is its filter.")
         if conv == "conv1":
-            fig = render.kernel_figure([(f"{c} channel", k) for c, k in zip("RGB", w, strict=True)])
-            st.plotly_chart(fig, width="stretch", key="fm_filter_fig")
+            for column, name, kernel in zip(st.columns(3), "RGB", w, strict=True):
+                column.caption(f"{name} channel")
+                column.markdown(net.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
         else:
-            grid, bound = filter_grid(w)
-            st.image(render.png_bytes(grid), width="stretch", output_format="PNG")
+            grid, bound = net.filter_grid_png(ctx.weights_id, conv, index, ctx.cpu_model)
+            st.image(grid, width="stretch", output_format="PNG")
             st.caption(
                 f"One 3×3 square per input channel (channel 0 top left, 8 a row); "
                 f"blue −{bound:.3g} · white 0 · red {bound:.3g}"
@@ -187,8 +175,10 @@ def playground_sender(ctx: net.NetworkContext) -> None:
     channel = c2.radio("Channel", ["R", "G", "B", "sum"], key="fm_pg_channel", horizontal=True,
                        format_func=lambda c: "R+G+B" if c == "sum" else c)  # fmt: skip
     kernel = playground_kernel(ctx.cpu_model, index, channel)
-    fig = render.kernel_figure([(kernel["name"], np.asarray(kernel["values"]))], height=230)
-    st.plotly_chart(fig, key="fm_pg_fig")
+    st.caption(kernel["name"])
+    st.markdown(
+        net.grid_html(np.asarray(kernel["values"]), "diverging", 48), unsafe_allow_html=True
+    )
     if st.button("Use this filter in the playground", key="fm_pg_send", icon=":material/send:"):
         playground.send_kernel(kernel["values"], kernel["name"])
         st.switch_page("pages/convolution.py")
@@ -215,22 +205,12 @@ if inp is None:
 acts = widgets.guarded(lambda: net.capture_for(ctx, inp))  # weights may overflow on it
 if acts is None:
     st.stop()
-ranked = predictions(acts.probabilities, ctx.classes)
+said = verdict(acts.probabilities, ctx.classes, inp.true_label)
 with right:
-    answer = ranked[0][0]
-    verdict = ""
-    if inp.true_label is not None:
-        verdict = (
-            " — correct"
-            if answer == inp.true_label
-            else f" — wrong, the true label is **{inp.true_label}**"
-        )
-    st.markdown(f"#### The network says: **{answer}** ({ranked[0][1]:.1%}){verdict}")
-    st.plotly_chart(
-        render.class_bars(ranked, answer, "Probability of each class (softmax)", ".1%"),
-        width="stretch",
-        key="fm_probs",
-    )
+    st.markdown(f"#### {said.sentence()}")
+    st.markdown("**Probability of each class (softmax)**")
+    probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
+    st.markdown(net.bars_html(top(probabilities), said.answer, ".1%"), unsafe_allow_html=True)
     st.caption(
         f"Input: {literal_markdown(inp.description)}. Forward pass: "
         f"**{acts.forward_ms:.2f} ms** on "
@@ -242,22 +222,15 @@ with right:
         widgets.warning(f"The GPU failed ({acts.fallback_reason}); this ran on the CPU instead.")
 
 st.subheader("What the model sees")
-x = preprocess(inp.image, ctx.preprocessing)[0].numpy()  # 3×32×32 normalised
+pre = ctx.preprocessing
+enlarged, channels = net.input_pictures(net.image_key(inp.image), pre.mean, pre.std, inp.image)
 cols = st.columns(4)
-cols[0].image(
-    render.enlarge(inp.image, 5), caption="The 32×32 input, enlarged", output_format="PNG"
-)
-for col, name, channel, mean, std in zip(
-    cols[1:], "RGB", x, ctx.preprocessing.mean, ctx.preprocessing.std, strict=True
-):
-    col.image(
-        render.enlarge(inp.image[:, :, "RGB".index(name)], 5),
-        caption=f"{name} channel",
-        output_format="PNG",
-    )
+cols[0].image(enlarged, caption="The 32×32 input, enlarged", output_format="PNG")
+for col, (view, picture) in zip(cols[1:], channels, strict=True):
+    col.image(picture, caption=f"{view.name} channel", output_format="PNG")
     col.caption(
-        f"(pixel/255 − {mean:.4g}) / {std:.4g} → from **{channel.min():.3f}** to "
-        f"**{channel.max():.3f}**"
+        f"(pixel/255 − {view.mean:.4g}) / {view.std:.4g} → from **{view.low:.3f}** to "
+        f"**{view.high:.3f}**"
     )
 st.caption(
     "The network does not see 0–255: each channel is scaled to 0–1, then the training set's "
@@ -267,15 +240,12 @@ st.caption(
 
 st.subheader("Every stage, every map")
 scale = st.radio(
-    "Colours",
-    ["Shared by the layer", "Each map on its own"],
-    key="fm_scale",
-    horizontal=True,
+    "Colours", list(SCALES), format_func=SCALES.get, key="fm_scale", horizontal=True,
     help="Shared: the same colour means the same number in every map of a layer, so strong and "
     "weak maps can be compared. Each map on its own: every map uses its full colour range, "
     "which shows the shape of weak maps too.",
-)
-per_map = scale != net.NET_DEFAULTS["fm_scale"]
+)  # fmt: skip
+per_map = scale == "map"
 st.caption(
     "Blue–white–red for values that can be negative (white = 0); dark-to-yellow for ReLU and "
     "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
@@ -290,18 +260,17 @@ st.markdown("##### The classifier head")
 for col, name in zip(st.columns(3), ("flatten", "fc1", "relu4"), strict=True):
     with col:
         show_stage(name, acts, pictures, per_map)
-logits = [(c, float(v)) for c, v in zip(ctx.classes, acts.logits, strict=True)]
-st.plotly_chart(
-    render.class_bars(logits, answer, "fc2: the 10 scores (logits), before softmax", ".3g"),
-    width="stretch",
-    key="fm_logits",
-)
+st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
+logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
+st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
+if len(ctx.classes) > CLASSES_SHOWN:
+    st.caption(f"The {CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
 
 st.subheader("One map up close")
-show_map_detail(ctx, acts)
+show_map_detail(ctx, acts, per_map)
 
 st.subheader("conv1's 32 filters")
-st.image(render.png_bytes(conv1_filters_picture(ctx.cpu_model)), output_format="PNG")
+st.image(net.conv1_filters_png(ctx.weights_id, ctx.cpu_model), output_format="PNG")
 st.caption(
     "Filter 0 is top left, 16 a row. Each 3×3 filter drawn as colours: for each channel, "
     "grey = weight 0, brighter = positive, darker = negative (each filter scaled by its own "

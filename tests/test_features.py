@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import features
+from explorer import features, stage_pictures
 from explorer.features import (
     STAGES,
     capture_activations,
@@ -387,8 +387,8 @@ def test_playground_kernel_is_one_channel_or_the_sum(model) -> None:
 
 def test_stage_montage_has_one_tile_per_map(model, x) -> None:
     s = capture_activations(model, x).stages
-    img = features.stage_montage(s["conv1"], "signed", "layer", tile_px=64)
+    img = stage_pictures.stage_montage(s["conv1"], "signed", "layer", tile_px=64)
     assert img.shape == (4 * 64 + 3 * 2, 8 * 64 + 7 * 2, 3)
-    img3 = features.stage_montage(s["pool3"], "nonnegative", "map", tile_px=64)
+    img3 = stage_pictures.stage_montage(s["pool3"], "nonnegative", "map", tile_px=64)
     assert img3.shape == (8 * 64 + 7 * 2, 16 * 64 + 15 * 2, 3)
-    assert features.vector_strip(s["flatten"], "nonnegative", cell_px=8).shape == (256, 512, 3)
+    assert stage_pictures.vector_strip(s["flatten"], "nonnegative", cell_px=8).shape == (256, 512, 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_map_index_is_reset_when_the_layer_has_fewer_maps(at: AppTest) -> None:
 def test_colour_scale_choice_changes_the_legends(at: AppTest) -> None:
     shared = [c.value for c in at.caption if c.value.startswith(("blue", "dark"))]
     assert shared
-    at.radio(key="fm_scale").set_value("Each map on its own").run()
+    at.radio(key="fm_scale").set_value("map").run()
     assert not at.exception
     assert any(c.value.startswith("Each map:") for c in at.caption)
 
@@ -186,3 +187,141 @@ def test_uploaded_weights_read_as_another_dataset_are_recomputed(at: AppTest) ->
     at.radio(key="net_upload_dataset").set_value("mnist").run()
     assert not at.exception
     assert statistics() != as_cifar  # conv1 of the same photo, normalised as MNIST digits
+
+
+# --------------------------------------------------------------------- values a student reads
+# Each is compared with an independent computation: the shipped weights run by plain PyTorch.
+
+
+def reference_model(key: str = "simplecnn-cifar10") -> SimpleCNN:
+    choice = {c.key: c for c in builtin_weights()}[key]
+    model = SimpleCNN()
+    model.load_state_dict(torch.load(choice.path, weights_only=True))
+    return model.eval()
+
+
+def reference_input(at: AppTest) -> torch.Tensor:
+    """The selected gallery image, normalised the CIFAR-10 way, as 1×3×32×32."""
+    item = {i.key: i for i in gallery("cifar10")}[at.selectbox(key="fm_gallery").value]
+    from explorer.samples import load_gallery_image
+
+    image = torch.from_numpy(load_gallery_image(item).astype(np.float32) / 255).permute(2, 0, 1)
+    choice = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"]
+    mean = torch.tensor(choice.preprocessing.mean).view(3, 1, 1)  # the card's own numbers
+    std = torch.tensor(choice.preprocessing.std).view(3, 1, 1)
+    return ((image - mean) / std)[None]
+
+
+def bars(at: AppTest, after: str) -> list[tuple[str, float]]:
+    """The (name, value) rows of the bar table that follows the markdown ``after``."""
+    texts = [m.value for m in at.markdown]
+    table = next(t for t in texts[texts.index(after) + 1 :] if t.startswith("<table"))
+    rows = re.findall(r"<tr><td[^>]*>(.*?)</td>.*?<td[^>]*>([^<]*)</td></tr>", table)
+    return [(name, value) for name, value in rows]
+
+
+def test_probabilities_shown_are_softmax_of_the_model(at: AppTest) -> None:
+    with torch.no_grad():
+        expected = torch.softmax(reference_model()(reference_input(at)), dim=1)[0].numpy()
+    rows = bars(at, "**Probability of each class (softmax)**")
+    classes = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"].classes
+    assert len(rows) == 10
+    shown_p = {name: float(text.rstrip("%")) / 100 for name, text in rows}
+    for name, p in shown_p.items():
+        assert abs(p - expected[classes.index(name)]) <= 0.0005 + 1e-9  # written to 0.1%
+    assert abs(sum(shown_p.values()) - 1) < 0.006  # ten values rounded to 0.1% each
+    assert [n for n, _ in rows] == [classes[i] for i in np.argsort(-expected, kind="stable")]
+
+
+def test_logits_shown_are_the_model_scores(at: AppTest) -> None:
+    with torch.no_grad():
+        expected = reference_model()(reference_input(at))[0].numpy()
+    classes = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"].classes
+    rows = bars(at, "**fc2: the 10 scores (logits), before softmax**")
+    for name, text in rows:
+        np.testing.assert_allclose(float(text), expected[classes.index(name)], rtol=5e-3)
+
+
+@pytest.mark.parametrize("want_correct", [True, False])
+def test_the_verdict_says_correct_or_wrong_by_the_true_label(at: AppTest, want_correct) -> None:
+    model = reference_model()
+    for item in gallery("cifar10"):
+        at.selectbox(key="fm_gallery").set_value(item.key).run()
+        with torch.no_grad():
+            predicted = int(model(reference_input(at)).argmax())
+        if (predicted == item.label) == want_correct:
+            break
+    else:
+        pytest.skip("no gallery image of this kind")
+    sentence = heading(at)
+    if want_correct:
+        assert sentence.endswith(" — correct")
+    else:
+        assert f"wrong, the true label is **{item.label_name}**" in sentence
+
+
+def test_the_enlarged_map_holds_that_maps_activations(at: AppTest) -> None:
+    at.selectbox(key="fm_layer").set_value("relu2").run()
+    at.number_input(key="fm_map").set_value(7).run()
+    model = reference_model()
+    with torch.no_grad():
+        x = model.pool(torch.relu(model.conv1(reference_input(at))))
+        expected = torch.relu(model.conv2(x))[0, 7].numpy()
+    z = figure(at, "fm_heatmap")["data"][0]["z"]
+    if isinstance(z, dict):
+        z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(16, 16)
+    np.testing.assert_allclose(np.asarray(z, dtype=np.float64), expected, rtol=1e-5, atol=1e-6)
+    stats = next(m.value for m in at.markdown if m.value.startswith("min **"))
+    assert f"max **{expected.max():.4g}**" in stats
+
+
+def test_the_legend_numbers_are_the_stage_range(at: AppTest) -> None:
+    model = reference_model()
+    with torch.no_grad():
+        conv1 = model.conv1(reference_input(at))[0].numpy()
+    bound = float(np.abs(conv1).max())
+    assert any(c.value == f"blue {-bound:.3g} · white 0 · red {bound:.3g}" for c in at.caption)
+
+
+def test_each_map_on_its_own_changes_the_pictures(at: AppTest) -> None:
+    before = [i.proto.imgs[0].url for i in images(at)]
+    at.radio(key="fm_scale").set_value("map").run()
+    after = [i.proto.imgs[0].url for i in images(at)]
+    assert len(before) == len(after)
+    changed = sum(b != a for b, a in zip(before, after, strict=True))
+    assert changed >= 9  # every spatial stage's montage (the input and filters stay)
+
+
+def test_a_failed_gpu_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from explorer import features
+    from explorer.ui import network
+
+    real = features.run_with_fallback
+
+    def failed_gpu(*args, **kwargs):
+        acts = real(*args, **kwargs)
+        return dataclasses.replace(acts, fallback_reason="RuntimeError: CUDA out of memory")
+
+    monkeypatch.setattr(features, "run_with_fallback", failed_gpu)
+    network.capture.clear()
+    try:
+        at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT).run()
+    finally:
+        network.capture.clear()
+    assert not at.exception
+    assert any("The GPU failed" in shown(w.value) and "out of memory" in shown(w.value)
+               for w in at.warning)  # fmt: skip
+
+
+def test_weights_with_another_head_do_not_judge_by_label_names(at: AppTest) -> None:
+    torch.manual_seed(3)
+    buf = io.BytesIO()
+    torch.save(SimpleCNN(num_classes=7).state_dict(), buf)
+    at.selectbox(key="net_weights").set_value("upload").run()
+    at.file_uploader(key="net_weights_file").set_value(("seven.pt", buf.getvalue(), "x")).run()
+    assert not at.exception
+    sentence = heading(at)
+    assert "class " in sentence.split("**")[1]
+    assert "cannot be told" in sentence and "correct" not in sentence.replace("cannot", "")

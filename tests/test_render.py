@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from explorer import render
-from explorer.features import colour_bar, stage_cmap
+from explorer.stage_pictures import colour_bar, stage_cmap
 from explorer.model import SimpleCNN, layer_table
 
 

@@ -14,10 +14,12 @@ from explorer import render
 from explorer.errors import UserError, literal_markdown
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from explorer.features import Activations, ModelInput, StageKind
     from explorer.model import DeviceInfo, Preprocessing, SimpleCNN
+    from explorer.network_view import ChannelView
 
-# sidebar they share, and cached captures.
 
 UPLOAD_WEIGHTS = "upload"
 NET_DEFAULTS: dict[str, Any] = {
@@ -28,7 +30,7 @@ NET_DEFAULTS: dict[str, Any] = {
     "fm_gallery": None,
     "fm_layer": "conv1",
     "fm_map": 0,
-    "fm_scale": "Shared by the layer",
+    "fm_scale": "layer",  # a key of network_view.SCALES
     "fm_pg_filter": 0,
     "fm_pg_channel": "sum",
 }
@@ -133,9 +135,16 @@ def network_sidebar() -> NetworkContext | None:
         _model_card(choice.card)
         dataset = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
         return NetworkContext(
-            key, choice.label, choice.classes, choice.preprocessing, dataset, model,
-            cpu_model, device, choice.card,
-        )  # fmt: skip
+            key,
+            choice.label,
+            choice.classes,
+            choice.preprocessing,
+            dataset,
+            model,
+            cpu_model,
+            device,
+            choice.card,
+        )
     upload = bar.file_uploader(
         "SimpleCNN weights (a state_dict saved with torch.save)",
         # Other kinds are accepted here so that our checks can say what the file is and how
@@ -176,9 +185,15 @@ def network_sidebar() -> NetworkContext | None:
     # The dataset is part of the identity: it decides the normalisation, so the same file read
     # as MNIST weights must not reuse the captures made for it as CIFAR-10 weights.
     return NetworkContext(
-        f"upload:{sha}:{trained_on}", upload.name, classes, pre, trained_on, model, cpu_model,
+        f"upload:{sha}:{trained_on}",
+        upload.name,
+        classes,
+        pre,
+        trained_on,
+        model,
+        cpu_model,
         device,
-    )  # fmt: skip
+    )
 
 
 def _model_card(card: dict) -> None:
@@ -205,8 +220,9 @@ def image_key(img: np.ndarray) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def capture(weights_id: str, device: str, image_key: bytes, _ctx: NetworkContext,
-            _image: np.ndarray) -> Activations:  # fmt: skip
+def capture(
+    weights_id: str, device: str, image_key: bytes, _ctx: NetworkContext, _image: np.ndarray
+) -> Activations:
     """Every stage for one image, computed once per (weights, device, image) and shared."""
     from explorer.features import preprocess, run_with_fallback
 
@@ -219,11 +235,18 @@ def capture_for(ctx: NetworkContext, inp: ModelInput) -> Activations:
     return capture(ctx.weights_id, ctx.device.device, image_key(inp.image), ctx, inp.image)
 
 
+# Everything below depends only on content (the weights' identity, the input's bytes, the
+# options), so it is computed once for the whole server and shared by every session: thirty
+# students opening the same link cost little more than one.
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def stage_pictures(weights_id: str, device: str, image_key: bytes, per_map: bool,
-                   _acts: Activations) -> dict[str, bytes]:  # fmt: skip
+def stage_pictures(
+    weights_id: str, device: str, image_key: bytes, per_map: bool, _acts: Activations
+) -> dict[str, bytes]:
     """PNG bytes of every stage: one montage per spatial stage, one strip per long vector."""
-    from explorer.features import SPATIAL_STAGES, STAGE_BY_NAME, stage_montage, vector_strip
+    from explorer.features import SPATIAL_STAGES, STAGE_BY_NAME
+    from explorer.stage_pictures import stage_montage, vector_strip
 
     pictures: dict[str, bytes] = {}
     for name in SPATIAL_STAGES:
@@ -240,6 +263,78 @@ def stage_pictures(weights_id: str, device: str, image_key: bytes, per_map: bool
 @st.cache_data(show_spinner=False)
 def colour_bar_png(kind: StageKind) -> bytes:
     """The legend image of a stage kind (the page prints its numbers beside it)."""
-    from explorer.features import stage_cmap
+    from explorer.stage_pictures import stage_cmap
 
     return render.colour_bar_png(stage_cmap(kind))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def bars_html(values: tuple[tuple[str, float], ...], highlight: str, fmt: str) -> str:
+    """``render.bars_html``, once per content."""
+    return render.bars_html(values, highlight, fmt)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def grid_html(values: np.ndarray, cmap: render.ColourMap, cell_px: int = 44) -> str:
+    """``render.grid_html``, once per content."""
+    return render.grid_html(values, cmap, cell_px)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def input_pictures(
+    image_key: bytes, mean: tuple[float, ...], std: tuple[float, ...], _image: np.ndarray
+) -> tuple[bytes, list[tuple[ChannelView, bytes]]]:
+    """The 32×32 input enlarged, and each channel as the network sees it, as PNG bytes."""
+    from explorer.model import Preprocessing
+    from explorer.network_view import channel_views
+
+    views = channel_views(_image, Preprocessing(mean=mean, std=std))
+    pictures = [(v, render.png_bytes(render.enlarge(v.pixels, 5))) for v in views]
+    return render.png_bytes(render.enlarge(_image, 5)), pictures
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def enlarged_png(image_key: bytes, _image: np.ndarray) -> bytes:
+    """A small picture enlarged 5× (whole pixels, crisp) as PNG bytes."""
+    return render.png_bytes(render.enlarge(_image, 5))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def conv1_filters_png(weights_id: str, _model: SimpleCNN) -> bytes:
+    """conv1's filters as colour patches, once per set of weights."""
+    from explorer.stage_pictures import conv1_filters_picture
+
+    return render.png_bytes(conv1_filters_picture(_model))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def filter_grid_png(
+    weights_id: str, conv: str, index: int, _model: SimpleCNN
+) -> tuple[bytes, float]:
+    """One conv2/conv3 filter's slices as one picture, with its colour range's bound."""
+    from explorer.features import filters
+    from explorer.stage_pictures import filter_grid
+
+    grid, bound = filter_grid(filters(_model, conv)[index])
+    return render.png_bytes(grid), bound
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def map_figure(
+    weights_id: str,
+    device: str,
+    image_key: bytes,
+    layer: str,
+    index: int,
+    per_map: bool,
+    _acts: Activations,
+) -> go.Figure:
+    """One map enlarged as an interactive heatmap (hover gives each value), built once per
+    content and shared: a figure is only read when it is sent, never changed."""
+    from explorer.features import STAGE_BY_NAME
+    from explorer.stage_pictures import stage_cmap, stage_limits
+
+    arr, kind = _acts.stages[layer], STAGE_BY_NAME[layer].kind
+    lo, hi = (None, None) if per_map else stage_limits(arr, kind)
+    title = f"{layer}, map {index} ({arr.shape[2]}×{arr.shape[1]})"
+    return render.heatmap_figure(arr[index], stage_cmap(kind), title, layer, lo, hi)

@@ -53,5 +53,3 @@ def page_header(title: str, intro: str) -> None:
     """A page's title and the few sentences that tell a newcomer what it is for."""
     st.title(title)
     st.markdown(intro)
-
-
