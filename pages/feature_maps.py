@@ -7,95 +7,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.errors import UserError, literal_markdown
+from explorer.errors import literal_markdown
 from explorer.features import (
     CONV_OF_STAGE,
     SPATIAL_STAGES,
     STAGE_BY_NAME,
     Activations,
-    ModelInput,
     biases,
     filters,
     map_statistics,
     playground_kernel,
 )
-from explorer.model_input import digit_to_model_image, photo_to_model_image
 from explorer.network_view import SCALES, legend_text, verdict
-from explorer.playground import PLAYGROUND_MAX_SIDE
-from explorer.samples import gallery, load_gallery_image
 from explorer.stage_pictures import stage_limits
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
-from explorer.ui.canvas import drawing_canvas
-from explorer.uploads import UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb, decode_image
-
-# ----------------------------------------------------------------------------- the input
-
-
-def network_input(ctx: net.NetworkContext) -> ModelInput | None:
-    """Gallery, drawing or upload → the network's 32×32 input; None (after saying why) when
-    there is nothing to show yet."""
-    source = st.radio(
-        "Input", ["Gallery", "Draw", "Upload"], key="fm_input", horizontal=True,
-        help="Gallery: exact test images the network never saw in training, with their true "
-        "label.",
-    )  # fmt: skip
-    try:
-        if source == "Gallery":
-            return gallery_input(ctx)
-        if source == "Draw":
-            return drawn_input(ctx)
-        upload = st.file_uploader(
-            "An image (PNG, JPEG, WebP, BMP, GIF, TIFF)",
-            type=UPLOAD_EXTENSIONS,
-            key="fm_upload",
-        )
-        if upload is None:
-            st.info("Choose an image file: it is cropped to a square and shrunk to 32×32.")
-            return None
-        rgb = decode_image(upload.getvalue(), max_side=PLAYGROUND_MAX_SIDE)
-        return ModelInput(photo_to_model_image(rgb), f"your image {upload.name}")
-    except UserError as exc:
-        widgets.error(str(exc))
-        return None
-
-
-def gallery_input(ctx: net.NetworkContext) -> ModelInput:
-    items = {item.key: item for item in gallery(ctx.dataset)}
-    if st.session_state["fm_gallery"] not in items:
-        st.session_state["fm_gallery"] = next(iter(items))
-    key = st.selectbox(
-        "Test image",
-        list(items),
-        format_func=lambda k: f"{items[k].label_name} — {items[k].source}",
-        key="fm_gallery",
-    )
-    item = items[key]
-    image = load_gallery_image(item)
-    st.image(
-        net.enlarged_png(net.image_key(image), image),
-        caption=f"True label: {item.label_name}",
-        output_format="PNG",
-    )
-    return ModelInput(image, item.source, item.label_name)
-
-
-def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
-    digit = ctx.preprocessing.kind == "digit"
-    st.caption(
-        "Draw a digit, large, in the middle. It is centred and scaled the way MNIST digits are."
-        if digit
-        else "Draw anything: the drawing is shrunk to 32×32 like a photo."
-    )
-    rgba = drawing_canvas(stroke_width=18, key="fm_canvas")
-    if canvas_is_blank(rgba):
-        st.info("Draw on the black square with the mouse (or a finger).")
-        return None
-    rgb = canvas_to_rgb(rgba, background=(0, 0, 0))
-    if digit:
-        return ModelInput(digit_to_model_image(rgb), "your drawing, prepared like MNIST")
-    return ModelInput(photo_to_model_image(rgb), "your drawing")
-
+from explorer.ui.network_input import network_input
 
 # ----------------------------------------------------------------------------- the stages
 
