@@ -155,17 +155,25 @@ class Player {
     this.prepareText();
     this.bindControls();
     this.layout();
-    // A new container width: lay out again. A new height matters to the projector layout only.
+    // A new container width, or a new window height (the layout fits the screen's height):
+    // lay out again, once per frame at most.
+    this.layoutFrame = 0;
     this.resizeObserver = new ResizeObserver(() => {
-      if (this.root.clientWidth !== this.laidOutWidth) this.layout();
+      if (this.root.clientWidth !== this.laidOutWidth) this.scheduleLayout();
     });
     this.resizeObserver.observe(this.root);
     const opts = { signal: this.controller.signal };
-    window.addEventListener("resize", () => this.presenter && this.layout(), opts);
+    window.addEventListener("resize", () => this.scheduleLayout(), opts);
     // Widths are measured in the page's font: measure again once it has loaded.
-    if (document.fonts && document.fonts.status !== "loaded") {
-      document.fonts.ready.then(() => this.root.isConnected && this.layout());
-    }
+    if (document.fonts && document.fonts.status !== "loaded") document.fonts.ready.then(() => this.scheduleLayout());
+  }
+
+  scheduleLayout() {
+    if (this.layoutFrame || this.destroyed) return;
+    this.layoutFrame = requestAnimationFrame(() => {
+      this.layoutFrame = 0;
+      if (!this.destroyed) this.layout();
+    });
   }
 
   /** Expose window.__playerTest for the browser tests and the bench — only when asked. */
@@ -960,6 +968,8 @@ class Player {
   }
 
   destroy() {
+    this.destroyed = true;
+    cancelAnimationFrame(this.layoutFrame);
     this.state.pause();
     cancelAnimationFrame(this.raf);
     clearTimeout(this.reportTimer);

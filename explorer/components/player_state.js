@@ -139,7 +139,6 @@ function keyAction(key, target = {}) {
   if (tag === "BUTTON" && (key === " " || key === "Enter")) return null;
   const actions = {
     " ": "toggle",
-    k: "toggle",
     ArrowLeft: "back",
     ArrowRight: "forward",
     Home: "start",
