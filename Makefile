@@ -22,10 +22,12 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bash scripts/install-chromium.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: $(VENV)/.dev
 	bash scripts/install-chromium.sh

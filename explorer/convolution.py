@@ -191,6 +191,13 @@ def output_size_steps(n: int, k: int, padding: int, stride: int, dilation: int) 
 # --------------------------------------------------------------------------- 3. the inputs
 
 
+_NUMPY_PAD_MODES: dict[str, Literal["constant", "reflect", "edge"]] = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+}
+
+
 def pad(image: np.ndarray, padding: int, mode: PaddingMode = "zeros") -> np.ndarray:
     """Add ``padding`` cells on all four sides of an H×W or C×H×W array (channels untouched).
 
@@ -210,7 +217,7 @@ def pad(image: np.ndarray, padding: int, mode: PaddingMode = "zeros") -> np.ndar
             f"but this one is {height}×{width}. Use less padding or another mode."
         )
     widths = [(0, 0)] * (array.ndim - 2) + [(padding, padding)] * 2
-    numpy_mode = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}[mode]
+    numpy_mode = _NUMPY_PAD_MODES[mode]
     return np.pad(array, widths, mode=numpy_mode)
 
 

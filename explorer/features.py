@@ -45,7 +45,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from explorer.errors import UserError
 from explorer.model import OVERFLOW_MESSAGE, Preprocessing, SimpleCNN, WeightsError, normalise
@@ -206,7 +205,7 @@ def unpreprocess(x: torch.Tensor | np.ndarray, pre: Preprocessing) -> np.ndarray
 # The forward pass
 
 
-def _model_on(model: nn.Module, device: str) -> nn.Module:
+def _model_on(model: SimpleCNN, device: str) -> SimpleCNN:
     """``model`` itself when it already lives on ``device``, else a moved copy — the caller's
     model is never changed (the app shares one model between all sessions)."""
     here = next(model.parameters()).device
@@ -216,7 +215,7 @@ def _model_on(model: nn.Module, device: str) -> nn.Module:
     return copy.deepcopy(model).to(there)
 
 
-def _forward_stages(net: nn.Module, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+def _forward_stages(net: SimpleCNN, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
     """SimpleCNN's forward pass written out one stage at a time — the same modules and
     functions, in the same order, as ``SimpleCNN.forward`` — keeping every stage's output.
     x: N×3×32×32 → each stage N×… as in the module docstring."""

@@ -26,6 +26,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -620,8 +621,10 @@ def _check_structure(state: object, on_meta: bool = False) -> int:
         )
     num_classes = 10
     fc2 = state.get("fc2.weight")
-    if _tensor_problem("fc2.weight", fc2) is None and fc2.ndim == 2 and fc2.shape[0] >= 1:
-        num_classes = int(fc2.shape[0])
+    readable = fc2 is not None and _tensor_problem("fc2.weight", fc2) is None
+    shape = tuple(fc2.shape) if readable and fc2 is not None else ()
+    if len(shape) == 2 and shape[0] >= 1:
+        num_classes = int(shape[0])
     if num_classes > MAX_CLASSES:
         raise WeightsError(
             f"'fc2.weight' has {num_classes:,} rows, one per class; the app shows at most "
@@ -705,7 +708,7 @@ def validate_state_dict(state: object) -> tuple[OrderedDict[str, torch.Tensor], 
     classes is read from ``fc2.weight`` so a 10-class or, say, 2-class head both load. The
     returned tensors are fresh copies (float32, contiguous, on the CPU).
     """
-    state = _unwrap(state)
+    state = cast("dict[str, torch.Tensor]", _unwrap(state))  # checked just below
     num_classes = _check_structure(state)
     clean: OrderedDict[str, torch.Tensor] = OrderedDict()
     for key in expected_shapes(num_classes):

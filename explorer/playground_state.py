@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings
+from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings, PaddingMode
 from explorer.errors import UserError
 from explorer.kernels import KERNELS, KernelError, parse_kernel
 from explorer.numbers import parse_matrix
@@ -170,7 +170,8 @@ class PlaygroundState:
 
     @property
     def settings(self) -> ConvSettings:
-        return ConvSettings(self.padding, self.padding_mode, self.stride, self.dilation, self.flip)
+        mode = cast(PaddingMode, self.padding_mode)  # one of CHOICES: checked on every change
+        return ConvSettings(self.padding, mode, self.stride, self.dilation, self.flip)
 
     def kernel(self) -> np.ndarray:
         """The kernel as kh×kw float64; KernelError (naming the cell) for a bad custom cell."""

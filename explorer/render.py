@@ -25,7 +25,7 @@ ColourMap = Literal["diverging", "gray", "viridis"]
 # Anchor colours of each map, evenly spaced from the low end to the high end. The diverging map
 # is ColorBrewer's RdBu reversed (blue = negative, white = zero, red = positive), the colour
 # map readers of signed filters and activations expect; viridis is perceptually uniform.
-_ANCHORS: dict[str, list[tuple[int, int, int]]] = {
+_ANCHORS: dict[ColourMap, list[tuple[int, int, int]]] = {
     "diverging": [
         (5, 48, 97),
         (33, 102, 172),

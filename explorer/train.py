@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,7 +112,8 @@ def load_cifar10(folder: Path) -> Dataset:
     folder = Path(folder)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
-    parts = {"train": [], "test": []}
+    # (images, labels, exact-image flags) per batch
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"train": [], "test": []}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         path = folder / name
         if not path.exists():
@@ -270,8 +272,12 @@ def train(
 
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
+    groups: list[dict[str, Any]] = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay},
+    ]
     opt = torch.optim.SGD(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay}],
+        groups,
         lr=cfg.max_lr,
         momentum=cfg.momentum,
         nesterov=True,

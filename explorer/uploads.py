@@ -103,12 +103,12 @@ def decode_upload(data: bytes, max_side: int | None = None) -> DecodedImage:
         raise ValueError(f"max_side must be at least 1, not {max_side}")
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ImageError(_UNREADABLE + "no file data arrived.")
-    size = memoryview(data).nbytes
-    if size == 0:
+    nbytes = memoryview(data).nbytes
+    if nbytes == 0:
         raise ImageError(_UNREADABLE + "the file is empty.")
-    if size > MAX_UPLOAD_BYTES:
+    if nbytes > MAX_UPLOAD_BYTES:
         raise ImageError(
-            f"This file is {size / 1024 / 1024:.1f} MB; images up to "
+            f"This file is {nbytes / 1024 / 1024:.1f} MB; images up to "
             f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB can be uploaded."
         )
     data = bytes(data)

@@ -391,4 +391,8 @@ def test_stage_montage_has_one_tile_per_map(model, x) -> None:
     assert img.shape == (4 * 64 + 3 * 2, 8 * 64 + 7 * 2, 3)
     img3 = stage_pictures.stage_montage(s["pool3"], "nonnegative", "map", tile_px=64)
     assert img3.shape == (8 * 64 + 7 * 2, 16 * 64 + 15 * 2, 3)
-    assert stage_pictures.vector_strip(s["flatten"], "nonnegative", cell_px=8).shape == (256, 512, 3)
+    assert stage_pictures.vector_strip(s["flatten"], "nonnegative", cell_px=8).shape == (
+        256,
+        512,
+        3,
+    )

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import streamlit as st
 
 from explorer import render
 from explorer.errors import UserError, literal_markdown
+
+Triple = tuple[float, float, float]
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -288,7 +290,8 @@ def input_pictures(
     from explorer.model import Preprocessing
     from explorer.network_view import channel_views
 
-    views = channel_views(_image, Preprocessing(mean=mean, std=std))
+    pre = Preprocessing(mean=cast(Triple, mean), std=cast(Triple, std))  # always 3 channels
+    views = channel_views(_image, pre)
     pictures = [(v, render.png_bytes(render.enlarge(v.pixels, 5))) for v in views]
     return render.png_bytes(render.enlarge(_image, 5)), pictures
 

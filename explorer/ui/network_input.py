@@ -72,7 +72,7 @@ def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
         else "Draw anything: the drawing is shrunk to 32×32 like a photo."
     )
     rgba = drawing_canvas(stroke_width=18, key="fm_canvas")
-    if canvas_is_blank(rgba):
+    if rgba is None or canvas_is_blank(rgba):
         st.info("Draw on the black square with the mouse (or a finger).")
         return None
     rgb = canvas_to_rgb(rgba, background=(0, 0, 0))
