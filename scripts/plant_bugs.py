@@ -1,0 +1,254 @@
+"""Plant bugs that change what a student sees, one at a time, and check the tests catch each.
+
+    python -m scripts.plant_bugs            # every planted bug; prints a markdown table
+    python -m scripts.plant_bugs verdict    # only those whose name contains "verdict"
+
+A hand-written mutation test: each bug is a small edit a careless change could make (a sign,
+an index, a swapped label, a dropped option), planted in the real source, followed by the test
+files that guard that screen (no browser tests: they are slow and each bug here has a faster
+guard). A bug the tests do not catch "survives": the table says so, and the README says why a
+survivor is harmless or which test was added. The source is restored after each bug, also
+when the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str  # what a student would see
+    path: str
+    original: str  # must occur exactly once in the file
+    planted: str
+    tests: tuple[str, ...]
+
+
+PAGE_CONV = ("tests/test_page_convolution.py",)
+PAGE_FM = ("tests/test_page_feature_maps.py",)
+
+BUGS: tuple[Bug, ...] = (
+    Bug(
+        "stride ignored in the output size",
+        "explorer/convolution.py",
+        "return (n + 2 * padding - span) // stride + 1",
+        "return (n + 2 * padding - span) + 1",
+        ("tests/test_convolution.py", *PAGE_CONV),
+    ),
+    Bug(
+        "true convolution does not flip the kernel",
+        "explorer/convolution.py",
+        "return kernel[..., ::-1, ::-1].copy() if settings.flip else kernel.copy()",
+        "return kernel.copy()",
+        ("tests/test_convolution.py", *PAGE_CONV),
+    ),
+    Bug(
+        "Sobel x has the wrong sign",
+        "explorer/kernels.py",
+        "_kernel([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])",
+        "_kernel([[1, 0, -1], [2, 0, -2], [1, 0, -1]])",
+        ("tests/test_kernels.py",),
+    ),
+    Bug(
+        "grayscale uses equal weights",
+        "explorer/pixels.py",
+        "np.array([0.299, 0.587, 0.114])",
+        "np.array([1 / 3, 1 / 3, 1 / 3])",
+        ("tests/test_pixels.py", "tests/test_playground.py"),
+    ),
+    Bug(
+        "a fraction's denominator is ignored",
+        "explorer/numbers.py",
+        "value = values[0] / values[1]",
+        "value = values[0]",
+        ("tests/test_numbers.py", "tests/test_kernels.py"),
+    ),
+    Bug(
+        "EXIF rotation goes the wrong way",
+        "explorer/uploads.py",
+        "6: lambda a: np.rot90(a, -1),",
+        "6: lambda a: np.rot90(a, 1),",
+        ("tests/test_uploads.py",),
+    ),
+    Bug(
+        "the link forgets the padding",
+        "explorer/playground_state.py",
+        "            if value != getattr(default, name):\n",
+        '            if value != getattr(default, name) and name != "padding":\n',
+        ("tests/test_playground_state.py", *PAGE_CONV),
+    ),
+    Bug(
+        "resizing the custom grid drops the typed cells",
+        "explorer/playground_state.py",
+        'return old[r][c] if r < len(old) and c < len(old[0]) else "0"',
+        'return "0"',
+        ("tests/test_playground_state.py", *PAGE_CONV),
+    ),
+    Bug(
+        "the PyTorch check always shows ✓",
+        "explorer/reference.py",
+        "return self.difference <= self.tolerance",
+        "return True",
+        PAGE_CONV,
+    ),
+    Bug(
+        "the CSV download holds the kernel",
+        "explorer/ui/playground.py",
+        "lambda: result_csv(result)",
+        "lambda: result_csv(kernel)",
+        PAGE_CONV,
+    ),
+    Bug(
+        "the result line swaps its minimum and maximum",
+        "explorer/ui/playground.py",
+        "**{format_value(result.min())}** to **{format_value(result.max())}**",
+        "**{format_value(result.max())}** to **{format_value(result.min())}**",
+        PAGE_CONV,
+    ),
+    Bug(
+        "'each colour channel separately' sums them",
+        "explorer/playground_state.py",
+        'return picture.channels, "per_channel" if result_mode == "per_channel" else "sum"',
+        'return picture.channels, "sum"',
+        ("tests/test_playground_state.py", *PAGE_CONV),
+    ),
+    Bug(
+        "the CSV writes rows as columns",
+        "explorer/share.py",
+        'lines = [",".join(map(repr, row)) for row in np.atleast_2d(values).tolist()]',
+        'lines = [",".join(map(repr, row)) for row in np.atleast_2d(values).T.tolist()]',
+        ("tests/test_share.py", *PAGE_CONV),
+    ),
+    Bug(
+        "the verdict says correct when it is wrong",
+        "explorer/network_view.py",
+        "else answer == true_label",
+        "else answer != true_label",
+        ("tests/test_network_view.py", *PAGE_FM),
+    ),
+    Bug(
+        "the legend swaps blue and red",
+        "explorer/network_view.py",
+        'return f"blue {low:.3g} · white 0 · red {high:.3g}"',
+        'return f"blue {high:.3g} · white 0 · red {low:.3g}"',
+        ("tests/test_network_view.py", *PAGE_FM),
+    ),
+    Bug(
+        "the enlarged map is always map 0",
+        "explorer/ui/network.py",
+        "return render.heatmap_figure(arr[index],",
+        "return render.heatmap_figure(arr[0],",
+        PAGE_FM,
+    ),
+    Bug(
+        "the probabilities shown are the logits",
+        "pages/feature_maps.py",
+        "zip(ctx.classes, map(float, acts.probabilities), strict=True)",
+        "zip(ctx.classes, map(float, acts.logits), strict=True)",
+        PAGE_FM,
+    ),
+    Bug(
+        "'each map on its own' changes nothing",
+        "pages/feature_maps.py",
+        'per_map = scale == "map"',
+        "per_map = False",
+        PAGE_FM,
+    ),
+    Bug(
+        "ReLU lets negative numbers through",
+        "explorer/features.py",
+        's["relu2"] = torch.relu(s["conv2"])',
+        's["relu2"] = s["conv2"]',
+        ("tests/test_features.py", *PAGE_FM),
+    ),
+    Bug(
+        "softmax over the wrong axis",
+        "explorer/features.py",
+        's["softmax"] = torch.softmax(s["fc2"], dim=1)',
+        's["softmax"] = torch.softmax(s["fc2"], dim=0)',
+        ("tests/test_features.py", *PAGE_FM),
+    ),
+    Bug(
+        "the channel views show the wrong channel",
+        "explorer/network_view.py",
+        "ChannelView(name, image[:, :, i], mean, std,",
+        "ChannelView(name, image[:, :, 0], mean, std,",
+        ("tests/test_network_view.py",),
+    ),
+    Bug(
+        "the parameter count misses the biases",
+        "explorer/model.py",
+        "return sum(p.numel() for p in params), sum(",
+        "return sum(p.numel() for p in params if p.ndim > 1), sum(",
+        ("tests/test_model.py", "tests/test_page_network.py"),
+    ),
+    Bug(
+        "the bars highlight the wrong class",
+        "explorer/render.py",
+        'colour = "#c0392b" if name == highlight else "#8894a0"',
+        'colour = "#c0392b" if name != highlight else "#8894a0"',
+        ("tests/test_network_view.py",),
+    ),
+    Bug(
+        "a canvas larger than asked is accepted",
+        "explorer/uploads.py",
+        "if png_width > width or png_height > height:",
+        "if False:",
+        ("tests/test_uploads.py", "tests/test_hostile_inputs.py"),
+    ),
+    Bug(
+        "a sent filter arrives as another channel",
+        "explorer/features.py",
+        "values, what = w[CHANNELS.index(channel)], channel",
+        "values, what = w[0], channel",
+        ("tests/test_features.py", *PAGE_FM),
+    ),
+)
+
+
+def run_tests(tests: tuple[str, ...]) -> bool:
+    """True when the tests fail (the bug is caught)."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    return done.returncode != 0
+
+
+def plant(bug: Bug) -> tuple[bool, float]:
+    """Plant ``bug``, run its tests, restore the file. Returns (caught, seconds)."""
+    path = ROOT / bug.path
+    source = path.read_text()
+    if source.count(bug.original) != 1:
+        raise SystemExit(f"{bug.name}: the original text occurs {source.count(bug.original)}× "
+                         f"in {bug.path}; update the bug list")  # fmt: skip
+    path.write_text(source.replace(bug.original, bug.planted))
+    t0 = time.perf_counter()
+    try:
+        caught = run_tests(bug.tests)
+    finally:
+        path.write_text(source)
+    return caught, time.perf_counter() - t0
+
+
+def main(argv: list[str]) -> int:
+    chosen = [b for b in BUGS if not argv or any(a in b.name for a in argv)]
+    print("| planted bug (what a student would see) | file | caught | s |")
+    print("|---|---|---|---|")
+    survivors = 0
+    for bug in chosen:
+        caught, seconds = plant(bug)
+        survivors += not caught
+        verdict = "yes" if caught else "**survived**"
+        print(f"| {bug.name} | `{bug.path}` | {verdict} | {seconds:.0f} |", flush=True)
+    print(f"\n{len(chosen) - survivors} of {len(chosen)} planted bugs caught.")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
