@@ -23,6 +23,8 @@ from pathlib import Path
 
 from bench.player_app import trace_for
 from explorer.player import payload_size, player_payload
+from scripts.chromium import launch_chromium
+from scripts.server import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 3.0
@@ -40,8 +42,6 @@ CASES = {
 @contextlib.contextmanager
 def serve_player_app(log_path: Path | None = None) -> Iterator[str]:
     """Run ``streamlit run bench/player_app.py`` on a free local port; yield its URL."""
-    from tests.browser.conftest import serve
-
     with serve("bench/player_app.py", log_path) as url:
         yield url
 
@@ -95,13 +95,9 @@ def _params(query: str) -> dict[str, str]:
 def measure() -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
-
     rows = []
     with serve_player_app() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(pw)
         try:
             for name, query in CASES.items():
                 rows.append({"name": name, **_measure_case(browser, url, query)})
@@ -136,14 +132,10 @@ def screenshots(out_dir: Path = ROOT / "out" / "screenshots", width: int = 1400)
     """PNG pictures of the player paused mid-way, for people (and the README) to look at."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
-
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     with serve_player_app() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": width, "height": 1000})
         for name, (query, stop) in SHOTS.items():
             page.goto(f"{url}/?{query}")

@@ -42,6 +42,18 @@ function interpolate(anchors, t) {
 }
 
 const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
+/** Write a small grid's cell: its number on its colour. Only what changed is written: while
+ * playing, 3·kh·kw cells change every frame, and unchanged writes still cost style work. */
+function paintCell(span, text, colour) {
+  const background = rgb(colour);
+  if (span.textContent !== text) span.textContent = text;
+  if (span.dataset.bg !== background) {
+    span.dataset.bg = background;
+    span.style.background = background;
+    span.style.color = textOn(colour);
+  }
+}
+
 /** WCAG relative luminance of an [r, g, b] colour. */
 function luminance(c) {
   const f = (v) => (v <= 10.31 ? v / 3294.6 : Math.pow((v / 255 + 0.055) / 1.055, 2.4));
@@ -292,6 +304,7 @@ class Player {
       span.style.color = textOn(c);
     });
 
+    this.root.classList.toggle("cp-long-sums", this.kh * this.kw > MAX_WRITTEN_TERMS);
     this.el.scrub.max = String(this.n);
     this.el.speed.value = String(Math.round(speedToSlider(this.state.speed)));
     this.showSpeed();
@@ -631,6 +644,27 @@ class Player {
     this.el.stage.style.gridTemplateColumns = wide
       ? `${inCol}px ${Math.floor(W - inCol - outCol - 2 * gap)}px ${outCol}px`
       : `${inCol}px ${Math.floor(W - gap - inCol)}px`;
+    this.reserveWrittenHeight();
+  }
+
+  /** Keep the written sum's height fixed from window to window: as many lines as its longest
+   * possible text takes at this width. Otherwise the player (and the page under it) would jump
+   * whenever a sum wraps onto one line more or less while playing. */
+  reserveWrittenHeight() {
+    const count = this.kh * this.kw;
+    const terms = Math.min(count, count > MAX_WRITTEN_TERMS ? SHORT_TERMS : count);
+    const widest = "8".repeat(Math.max(1, this.chars.products - 1));
+    let longest = Array(terms).fill(widest).join(` +${GLUE}`);
+    if (count > MAX_WRITTEN_TERMS) longest += ` +${GLUE}… (${count} terms in all)`;
+    const sumChars = Math.max(longestText(this.trace.sums), 2);
+    const written = this.el.terms.parentElement;
+    const saved = [this.el.terms.textContent, this.el.rel.textContent, this.el.sum.textContent];
+    written.style.minHeight = "";
+    this.el.terms.textContent = `−${longest}`;
+    this.el.rel.textContent = "≈";
+    this.el.sum.textContent = "−" + "8".repeat(sumChars - 1);
+    written.style.minHeight = `${written.getBoundingClientRect().height}px`;
+    [this.el.terms.textContent, this.el.rel.textContent, this.el.sum.textContent] = saved;
   }
 
   setMiniFont(px) {
@@ -910,16 +944,12 @@ class Player {
       const [r, c] = cells[t];
       const v = padded[r * this.wp + c];
       const g = this.grayOf(v);
-      patch[t].textContent = displayValue(v);
-      patch[t].style.background = rgb(g);
-      patch[t].style.color = textOn(g);
+      paintCell(patch[t], displayValue(v), g);
       // value * weight: one correctly rounded double multiplication, as NumPy's products.
       const product = v * kernel[t];
       values[t] = product;
       const pc = asking ? [240, 242, 246] : this.divergingOf(product, this.productMax);
-      products[t].textContent = asking ? "?" : displayValue(product);
-      products[t].style.background = rgb(pc);
-      products[t].style.color = textOn(pc);
+      paintCell(products[t], asking ? "?" : displayValue(product), pc);
     }
     if (asking) {
       const count = cells.length;

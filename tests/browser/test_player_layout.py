@@ -205,3 +205,21 @@ def test_the_arithmetic_is_the_largest_text_outside_presenter_mode_too(layout_pa
     )
     assert written > max(t["size"] for t in fonts["other"])
     assert written > max(fonts["canvases"].values())
+
+
+@pytest.mark.parametrize("query", ["size=6&kernel=frac&padding=1", "size=12&ksize=7&padding=3"])
+def test_the_player_keeps_its_height_from_window_to_window(layout_page, query: str) -> None:
+    # A sum that wraps onto one line more, or a note that comes and goes, would make the page
+    # under the player jump while it plays.
+    open_case(layout_page, query)
+    resize(layout_page, *PROJECTOR)
+    root = layout_page.get_by_test_id("cp-root")
+    n = layout_page.evaluate("window.__playerTest.n")
+    heights = set()
+    for position in sorted({1, 2, n // 3, n // 2, n - 1, n, 0}):
+        layout_page.get_by_test_id("cp-scrub").evaluate(
+            f"e => {{ e.value = {position}; e.dispatchEvent(new Event('input')); }}"
+        )
+        layout_page.wait_for_function(f"() => window.__playerTest.position === {position}")
+        heights.add(round(root.bounding_box()["height"], 1))
+    assert len(heights) == 1, heights
