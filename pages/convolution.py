@@ -79,70 +79,89 @@ def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState
 
 # ----------------------------------------------------------------------------- the page
 
+SECTIONS = {"image": "1 · The image", "kernel": "2 · The kernel", "settings": "3 · How it slides",
+            "result": "5 · The result", "share": "Share this set-up"}  # fmt: skip
+
 widgets.use_app_navigation()
 state = pg.state()
+show = widgets.presenter("convolution", SECTIONS)
 widgets.page_header(
     "Convolution playground",
     "A **convolution** slides a small grid of numbers, the **kernel**, over an image. At each "
     "position it multiplies the pixels under the kernel by the kernel's numbers and adds the "
     "products up: that sum is one pixel of the result. Pick an image and a kernel, then press ▶ "
     "in the player to watch it happen, window by window.",
+    presenting=show.on,
 )
 for warning in pg.link_warnings():
     widgets.warning(warning, icon=":material/link:")
+player_place = st.container()  # presenting: the player first, above everything else
 
-st.header("1 · The image")
-left, right = st.columns([3, 2], gap="large")
-with left:
-    pg.choice(st.segmented_control, "source", "Where the image comes from", required=True)
-    source = image_source(state)
+# A drawing or an upload needs its widgets, so that section always shows for them.
+if show.shows("image") or state.source in ("draw", "upload"):
+    st.header(SECTIONS["image"])
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        pg.choice(st.segmented_control, "source", "Where the image comes from", required=True)
+        source = image_source(state)
+else:
+    source = widgets.guarded(lambda: pg.source_from_state(state))
 picture = None
 if source is not None:
     picture = widgets.guarded(lambda: pg.prepare(source, state.colour, state.res))
-with right:
-    if picture is not None and picture.is_colour:
-        pg.choice(st.radio, "colour", "Colour plane to convolve", horizontal=True)
-    if picture is not None:
-        pg.picture_view(picture)
+if show.shows("image") or state.source in ("draw", "upload"):
+    with right:
+        if picture is not None and picture.is_colour:
+            pg.choice(st.radio, "colour", "Colour plane to convolve", horizontal=True)
+        if picture is not None:
+            pg.picture_view(picture)
 
-st.header("2 · The kernel")
-left, right = st.columns([3, 2], gap="large")
-with left:
-    state, kernel = kernel_input(state)
-with right:
-    if kernel is not None:
-        st.markdown(pg.conv_grid_html(kernel, "diverging"), unsafe_allow_html=True)
-        st.caption(f"The {kernel.shape[1]}×{kernel.shape[0]} kernel. {kernel_sum_note(kernel)}")
+if show.shows("kernel"):
+    st.header(SECTIONS["kernel"])
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        state, kernel = kernel_input(state)
+    with right:
+        if kernel is not None:
+            st.markdown(pg.conv_grid_html(kernel, "diverging"), unsafe_allow_html=True)
+            st.caption(f"The {kernel.shape[1]}×{kernel.shape[0]} kernel. {kernel_sum_note(kernel)}")
+else:
+    kernel = widgets.guarded(state.kernel)
 
-st.header("3 · How it slides")
-pg.settings_controls()
 ready = picture is not None and kernel is not None
+if show.shows("settings"):
+    st.header(SECTIONS["settings"])
+    pg.settings_controls()
+    if ready:
+        pg.output_size_view(picture.working.shape, kernel.shape, state.settings)
+
+trace = None
 if ready:
-    pg.output_size_view(picture.working.shape, kernel.shape, state.settings)
+    trace = widgets.guarded(lambda: pg.conv_trace(picture.working, kernel, state.settings))
+with player_place if show.on else st.container():
+    if not show.on:
+        st.header("4 · Watch it slide")
+    if trace is None:
+        st.info("The animation appears once the image, the kernel and the settings fit together.")
+    else:
+        widgets.guarded(lambda: player.conv_player(trace, key="conv_player", presenter=show.on))
+        with st.expander("The code: a convolution is two loops"):
+            st.code(inspect.getsource(convolve2d), language="python")
+            st.markdown(
+                "The general version pads `image` first, moves the window `stride` cells at "
+                "a time, takes every `dilation`-th pixel inside it, and for a true "
+                "convolution flips `kernel`."
+            )
 
-st.header("4 · Watch it slide")
-trace = (
-    widgets.guarded(lambda: pg.conv_trace(picture.working, kernel, state.settings))
-    if ready
-    else None
-)  # noqa: E501
-if trace is None:
-    st.info("The animation appears once the image, the kernel and the settings fit together.")
-else:
-    widgets.guarded(lambda: player.conv_player(trace, key="conv_player"))
-    with st.expander("The code: a convolution is two loops"):
-        st.code(inspect.getsource(convolve2d), language="python")
-        st.markdown(
-            "The general version pads `image` first, moves the window `stride` cells at "
-            "a time, takes every `dilation`-th pixel inside it, and for a true "
-            "convolution flips `kernel`."
-        )
+if show.shows("result"):
+    st.header(SECTIONS["result"])
+    if trace is not None:
+        show_result(picture, kernel, state)
+    else:
+        st.info("The result appears here once the animation above can run.")
 
-st.header("5 · The result")
-if trace is not None:
-    show_result(picture, kernel, state)
-else:
-    st.info("The result appears here once the animation above can run.")
-
-st.header(":material/link: Share this set-up")
-pg.share_view(pg.keep_address(state), kernel is not None)
+params = pg.keep_address(state, show.query())
+if show.shows("share"):
+    st.header(":material/link: " + SECTIONS["share"])
+    pg.share_view(params, kernel is not None)
+widgets.presenter_controls("convolution", SECTIONS, show)

@@ -399,3 +399,35 @@ def test_a_link_cannot_put_markup_on_the_page() -> None:
     assert len(texts) == 2
     assert all("![" not in t and "](" not in t for t in texts)  # escaped: neither image nor link
     assert any("'![](//evil.example/i.png)'" in shown(t) for t in texts)
+
+
+def test_presenter_link_hides_the_chosen_sections_and_keeps_the_flags() -> None:
+    at = ok(run(query={"present": "1", "hide": "kernel,settings,nonsense", "k": "emboss"}))
+    headers = [h.value for h in at.header]
+    assert "2 · The kernel" not in headers and "3 · How it slides" not in headers
+    assert "1 · The image" in headers and "5 · The result" in headers
+    assert "4 · Watch it slide" not in headers  # the player comes first, untitled
+    assert not any("slides a small grid" in m.value for m in at.markdown)  # the intro goes
+    assert dict(at.query_params) == {"k": "emboss", "present": "1", "hide": "kernel,settings"}
+    assert at.toggle(key="present_switch").value is True
+    assert at.multiselect(key="present_hidden_convolution").value == ["kernel", "settings"]
+    assert "Checked against PyTorch" in at.success[0].value  # the kernel still applies
+
+
+def test_presenter_switch_turns_it_on_and_off() -> None:
+    at = ok(run())
+    assert "present" not in at.query_params
+    at.toggle(key="present_switch").set_value(True).run()
+    assert ok(at).query_params["present"] == "1"
+    at.multiselect(key="present_hidden_convolution").set_value(["image", "result"]).run()
+    headers = [h.value for h in ok(at).header]
+    assert "1 · The image" not in headers and "5 · The result" not in headers
+    assert at.query_params["hide"] == "image,result"
+    at.toggle(key="present_switch").set_value(False).run()
+    assert "present" not in ok(at).query_params
+    assert "1 · The image" in [h.value for h in at.header]
+
+
+def test_presenting_a_drawing_keeps_its_image_section() -> None:
+    at = ok(run(query={"present": "1", "hide": "image", "src": "draw"}))
+    assert "1 · The image" in [h.value for h in at.header]

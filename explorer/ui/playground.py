@@ -21,6 +21,7 @@ from explorer.convolution import (
     output_size_steps,
     window_trace,
 )
+from explorer.numbers import parse_matrix
 from explorer.player import format_value
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState
@@ -138,9 +139,10 @@ def send_kernel(values: np.ndarray | list[list[float]], origin: str) -> None:
     adopt(ss.get(STATE_KEY, PlaygroundState()).with_kernel(kernel_cells(values), origin=origin))
 
 
-def keep_address(current: PlaygroundState) -> dict[str, str]:
-    """Keep the address bar's query in step with the set-up, so the address *is* the link."""
-    params = current.to_query()
+def keep_address(current: PlaygroundState, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Keep the address bar's query in step with the set-up (and ``extra`` flags, such as
+    presenter mode's), so the address *is* the link."""
+    params = {**current.to_query(), **(extra or {})}
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
     return params
@@ -173,6 +175,16 @@ def conv_prepare(
 ) -> ConvPicture:
     """``playground.prepare_picture``, once per (source, colour, working side)."""
     return prepare_picture(source, colour, working_side, original_size)
+
+
+def source_from_state(current: PlaygroundState) -> np.ndarray:
+    """The input of a set-up that needs no widget (a sample or typed numbers): what the image
+    section would give, for presenter mode when that section is hidden."""
+    if current.source == "numbers":
+        return parse_matrix(current.matrix_text)
+    if current.source != "sample":
+        raise ValueError(f"a {current.source} input needs its widgets")
+    return conv_sample(current.sample)
 
 
 def prepare(source: np.ndarray | DecodedImage, colour: str, working_side: int) -> ConvPicture:

@@ -3,7 +3,8 @@ user text shown as literal text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import streamlit as st
@@ -49,7 +50,100 @@ def use_app_navigation() -> None:
         st.rerun()
 
 
-def page_header(title: str, intro: str) -> None:
-    """A page's title and the few sentences that tell a newcomer what it is for."""
+def page_header(title: str, intro: str, presenting: bool = False) -> None:
+    """A page's title and the few sentences that tell a newcomer what it is for (the teacher
+    says those in presenter mode: the screen keeps its room for the lesson)."""
     st.title(title)
-    st.markdown(intro)
+    if not presenting:
+        st.markdown(intro)
+
+
+# ============================================================================================
+# Presenter mode: one switch (and a link flag) that turns any page into its projector form.
+# The sidebar goes, the page's main object comes first, type is scaled for a room, and the
+# set-up sections the teacher chose are hidden (as TensorFlow Playground's hidable controls).
+
+PRESENT_PARAM = "present"  # ?present=1
+HIDE_PARAM = "hide"  # ?hide=image,kernel: the sections hidden while presenting
+
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"] {display: none !important;}
+[data-testid="stMainBlockContainer"] {padding-top: 1.25rem; padding-bottom: 2rem;
+  max-width: 100%;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.3rem;}
+[data-testid="stMain"] [data-testid="stCaptionContainer"] {font-size: 1.1rem;}
+[data-testid="stMain"] h1 {font-size: 2.2rem; padding-top: 0;}
+</style>"""
+
+
+@dataclass(frozen=True)
+class Presenter:
+    """Whether the page is in presenter mode, and which of its sections are hidden then."""
+
+    on: bool
+    hidden: frozenset[str]
+
+    def shows(self, section: str) -> bool:
+        """Whether ``section`` is on the screen (everything is, outside presenter mode)."""
+        return not self.on or section not in self.hidden
+
+    def query(self) -> dict[str, str]:
+        """The link parameters that open the page in this mode ({} outside it)."""
+        if not self.on:
+            return {}
+        params = {PRESENT_PARAM: "1"}
+        if self.hidden:
+            params[HIDE_PARAM] = ",".join(sorted(self.hidden))
+        return params
+
+
+def presenter(page: str, sections: Mapping[str, str]) -> Presenter:
+    """The presenter mode of ``page``: on or off for the whole session (a teacher presents
+    every page), with the sections hidden chosen per page. On the session's first visit the
+    link decides. In presenter mode this hides the sidebar and scales the type; call it before
+    the page draws anything. ``sections``: name → label of the sections that can be hidden."""
+    ss = st.session_state
+    params = st.query_params
+    if "presenting" not in ss:
+        ss["presenting"] = params.get(PRESENT_PARAM) == "1"
+    hidden = ss.setdefault("presenting_hidden", {})
+    if page not in hidden:
+        asked = (params.get(HIDE_PARAM) or "").split(",")
+        hidden[page] = [name for name in sections if name in asked]
+    mode = Presenter(bool(ss["presenting"]), frozenset(hidden[page]))
+    if mode.on:
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    return mode
+
+
+def presenter_controls(page: str, sections: Mapping[str, str], mode: Presenter) -> None:
+    """The switch, and the choice of sections to hide: in the sidebar normally, at the end of
+    the page in presenter mode (where the sidebar is hidden)."""
+    ss = st.session_state
+    ss.setdefault("present_switch", ss["presenting"])
+    ss.setdefault(f"present_hidden_{page}", list(ss["presenting_hidden"][page]))
+
+    def switched() -> None:
+        ss["presenting"] = ss["present_switch"]
+
+    def chose() -> None:
+        ss["presenting_hidden"][page] = list(ss[f"present_hidden_{page}"])
+
+    with st.container(border=True) if mode.on else st.sidebar:
+        st.toggle(
+            "Presenter mode",
+            key="present_switch",
+            on_change=switched,
+            help="For a projector: the sidebar goes, the main picture comes first, the type "
+            "gets larger and the sections you choose are hidden. The address keeps it.",
+        )
+        if mode.on:
+            st.multiselect(
+                "Hide these sections while presenting",
+                list(sections),
+                format_func=lambda name: sections[name],
+                key=f"present_hidden_{page}",
+                on_change=chose,
+            )
