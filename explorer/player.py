@@ -249,7 +249,8 @@ def written_sum(products: np.ndarray, total: float) -> WrittenSum:
             note = f"the {zeros} zero product{'s' if zeros > 1 else ''} left out"
         else:
             shown = (nonzero or values)[:SHORT_TERMS]
-            tail = f" +{_GLUE}… ({count} terms in all)"
+            # unbreakable: the count stays in one piece (player.js's termsInAll)
+            tail = " " + f"+ … ({count} terms in all)".replace(" ", _GLUE)
     parts = [display_value(shown[0])]
     for v in shown[1:]:
         parts.append(f"{'−' if v < 0 else '+'}{_GLUE}{display_value(abs(v))}")

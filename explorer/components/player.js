@@ -655,7 +655,7 @@ class Player {
     const terms = Math.min(count, count > MAX_WRITTEN_TERMS ? SHORT_TERMS : count);
     const widest = "8".repeat(Math.max(1, this.chars.products - 1));
     let longest = Array(terms).fill(widest).join(` +${GLUE}`);
-    if (count > MAX_WRITTEN_TERMS) longest += ` +${GLUE}… (${count} terms in all)`;
+    if (count > MAX_WRITTEN_TERMS) longest += ` ${termsInAll(count)}`;
     const sumChars = Math.max(longestText(this.trace.sums), 2);
     const written = this.el.terms.parentElement;
     const saved = [this.el.terms.textContent, this.el.rel.textContent, this.el.sum.textContent];
@@ -954,7 +954,7 @@ class Player {
     if (asking) {
       const count = cells.length;
       const marks = Array(Math.min(count, MAX_WRITTEN_TERMS)).fill("?").join(` +${GLUE}`);
-      this.el.terms.textContent = count > MAX_WRITTEN_TERMS ? `${marks} +${GLUE}… (${count} terms in all)` : marks;
+      this.el.terms.textContent = count > MAX_WRITTEN_TERMS ? `${marks} ${termsInAll(count)}` : marks;
       this.el.rel.textContent = "=";
       this.el.sum.textContent = "?";
       this.el.note.textContent = "";

@@ -45,6 +45,11 @@ const MAX_WRITTEN_TERMS = 9;
 const SHORT_TERMS = 6;
 const GLUE = "\u00a0"; // no-break space: an operator stays on the line of its number
 
+/** "+ … (49 terms in all)", unbreakable: a shortened sum's tail stays in one piece. */
+function termsInAll(count) {
+  return `+ … (${count} terms in all)`.replace(/ /g, GLUE);
+}
+
 /** Does formatValue(x) read back as x (to 1e-9 relative)? Then "=" is honest, else "≈". */
 function writtenExactly(x) {
   if (!Number.isFinite(x)) return true;
@@ -70,7 +75,7 @@ function writtenSum(products, total) {
       note = `the ${zeros} zero product${zeros > 1 ? "s" : ""} left out`;
     } else {
       shown = (nonzero.length ? nonzero : values).slice(0, SHORT_TERMS);
-      tail = ` +${GLUE}… (${count} terms in all)`;
+      tail = " " + termsInAll(count);
     }
   }
   const parts = [displayValue(shown[0])];
