@@ -53,3 +53,5 @@ def test_bars_html_writes_each_value_and_scales_the_bars() -> None:
     widths = [float(w) for w in re.findall(r"width:([\d.]+)%;top", html)]
     assert widths == [50.0, 25.0, 50.0]  # signed values: half the width each way
     assert "left:0.00%" in rows[2] and "font-weight:600" in rows[0]
+    accent = [("#c0392b" in row, "font-weight:600" in row) for row in rows]
+    assert accent == [(True, True), (False, False), (False, False)]  # only the highlighted

@@ -431,3 +431,16 @@ def test_presenter_switch_turns_it_on_and_off() -> None:
 def test_presenting_a_drawing_keeps_its_image_section() -> None:
     at = ok(run(query={"present": "1", "hide": "image", "src": "draw"}))
     assert "1 · The image" in [h.value for h in at.header]
+
+
+def test_the_result_line_gives_the_result_range() -> None:
+    from scipy.signal import correlate2d
+
+    from explorer.kernels import KERNELS
+
+    at = ok(run(query={"src": "numbers", "k": "emboss", "pad": "1"}))
+    matrix = np.arange(1.0, 26.0).reshape(5, 5)
+    expected = correlate2d(np.pad(matrix, 1), KERNELS["emboss"].values, mode="valid")
+    line = result_line(at)
+    assert f"values from **{expected.min():g}** to **{expected.max():g}**" in line
+    assert "5×5 result" in line
