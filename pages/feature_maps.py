@@ -22,7 +22,7 @@ from explorer.network_view import SCALES, legend_text, verdict
 from explorer.stage_pictures import stage_limits
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
-from explorer.ui.network_input import network_input
+from explorer.ui.network_input import gallery_choice, network_input
 
 # ----------------------------------------------------------------------------- the stages
 
@@ -113,96 +113,129 @@ def playground_sender(ctx: net.NetworkContext) -> None:
 
 # ----------------------------------------------------------------------------- the page
 
+SECTIONS = {"input": "The input and the answer", "sees": "What the model sees",
+            "detail": "One map up close", "filters": "conv1's 32 filters"}  # fmt: skip
+
 widgets.use_app_navigation()
+show = widgets.presenter("feature_maps", SECTIONS)
 widgets.page_header(
     "Feature maps",
     "Choose an image and follow it through the network. Every convolution filter produces one "
     "**feature map**: a picture of where in the image the filter found its pattern. All the "
     "numbers are computed live, in one pass through the network.",
+    presenting=show.on,
 )
 ctx = net.network_sidebar()
+for warning in net.link_warnings():
+    widgets.warning(warning, icon=":material/link:")
 if ctx is None:
     st.stop()
+stages_place = st.container()  # presenting: every stage's maps first
 
-left, right = st.columns([2, 3], gap="large")
-with left:
-    inp = network_input(ctx)
+# A drawing or an upload needs its widgets, so that section always shows for them.
+input_shown = show.shows("input") or st.session_state["fm_input"] != "Gallery"
+if input_shown:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        inp = network_input(ctx)
+else:
+    inp = gallery_choice(ctx)
 if inp is None:
     st.stop()
 acts = widgets.guarded(lambda: net.capture_for(ctx, inp))  # weights may overflow on it
 if acts is None:
     st.stop()
 said = verdict(acts.probabilities, ctx.classes, inp.true_label)
-with right:
+with right if input_shown else stages_place:
     st.markdown(f"#### {said.sentence()}")
-    st.markdown("**Probability of each class (softmax)**")
-    probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
-    st.markdown(net.bars_html(top(probabilities), said.answer, ".1%"), unsafe_allow_html=True)
-    st.caption(
-        f"Input: {literal_markdown(inp.description)}. Forward pass: "
-        f"**{acts.forward_ms:.2f} ms** on "
-        f"**{ctx.device.name if acts.device == ctx.device.device else 'CPU'}**. The network runs "
-        "in evaluation mode (`model.eval()`): dropout is off, so the same image always gets the "
-        "same answer."
-    )
+    if input_shown:
+        st.markdown("**Probability of each class (softmax)**")
+        probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
+        st.markdown(net.bars_html(top(probabilities), said.answer, ".1%"), unsafe_allow_html=True)
+        st.caption(
+            f"Input: {literal_markdown(inp.description)}. Forward pass: "
+            f"**{acts.forward_ms:.2f} ms** on "
+            f"**{ctx.device.name if acts.device == ctx.device.device else 'CPU'}**. The network "
+            "runs in evaluation mode (`model.eval()`): dropout is off, so the same image always "
+            "gets the same answer."
+        )
     if acts.fallback_reason:
         widgets.warning(f"The GPU failed ({acts.fallback_reason}); this ran on the CPU instead.")
 
-st.subheader("What the model sees")
-pre = ctx.preprocessing
-enlarged, channels = net.input_pictures(net.image_key(inp.image), pre.mean, pre.std, inp.image)
-cols = st.columns(4)
-cols[0].image(enlarged, caption="The 32×32 input, enlarged", output_format="PNG")
-for col, (view, picture) in zip(cols[1:], channels, strict=True):
-    col.image(picture, caption=f"{view.name} channel", output_format="PNG")
-    col.caption(
-        f"(pixel/255 − {view.mean:.4g}) / {view.std:.4g} → from **{view.low:.3f}** to "
-        f"**{view.high:.3f}**"
+if show.shows("sees"):
+    st.subheader("What the model sees")
+    pre = ctx.preprocessing
+    enlarged, channels = net.input_pictures(net.image_key(inp.image), pre.mean, pre.std, inp.image)
+    cols = st.columns(4)
+    cols[0].image(enlarged, caption="The 32×32 input, enlarged", output_format="PNG")
+    for col, (view, picture) in zip(cols[1:], channels, strict=True):
+        col.image(picture, caption=f"{view.name} channel", output_format="PNG")
+        col.caption(
+            f"(pixel/255 − {view.mean:.4g}) / {view.std:.4g} → from **{view.low:.3f}** to "
+            f"**{view.high:.3f}**"
+        )
+    st.caption(
+        "The network does not see 0–255: each channel is scaled to 0–1, then the training set's "
+        "mean is subtracted and the result divided by its standard deviation, so the numbers are "
+        "centred on 0."
     )
-st.caption(
-    "The network does not see 0–255: each channel is scaled to 0–1, then the training set's "
-    "mean is subtracted and the result divided by its standard deviation, so the numbers are "
-    "centred on 0."
-)
 
-st.subheader("Every stage, every map")
-scale = st.radio(
-    "Colours", list(SCALES), format_func=SCALES.get, key="fm_scale", horizontal=True,
-    help="Shared: the same colour means the same number in every map of a layer, so strong and "
-    "weak maps can be compared. Each map on its own: every map uses its full colour range, "
-    "which shows the shape of weak maps too.",
-)  # fmt: skip
-per_map = scale == "map"
-st.caption(
-    "Blue–white–red for values that can be negative (white = 0); dark-to-yellow for ReLU and "
-    "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
-    "8 (or 16) a row."
-)
-pictures = net.stage_pictures(ctx.weights_id, acts.device, net.image_key(inp.image), per_map, acts)
-for block in ("1", "2", "3"):
-    for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
+with stages_place if show.on else st.container():
+    st.subheader("Every stage, every map")
+    scale = st.radio(
+        "Colours", list(SCALES), format_func=SCALES.get, key="fm_scale", horizontal=True,
+        help="Shared: the same colour means the same number in every map of a layer, so strong and "
+        "weak maps can be compared. Each map on its own: every map uses its full colour range, "
+        "which shows the shape of weak maps too.",
+    )  # fmt: skip
+    per_map = scale == "map"
+    st.caption(
+        "Blue–white–red for values that can be negative (white = 0); dark-to-yellow for ReLU and "
+        "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
+        "8 (or 16) a row."
+    )
+    pictures = net.stage_pictures(
+        ctx.weights_id, acts.device, net.image_key(inp.image), per_map, acts
+    )
+    for block in ("1", "2", "3"):
+        for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
+            with col:
+                show_stage(name + block, acts, pictures, per_map)
+    st.markdown("##### The classifier head")
+    for col, name in zip(st.columns(3), ("flatten", "fc1", "relu4"), strict=True):
         with col:
-            show_stage(name + block, acts, pictures, per_map)
-st.markdown("##### The classifier head")
-for col, name in zip(st.columns(3), ("flatten", "fc1", "relu4"), strict=True):
-    with col:
-        show_stage(name, acts, pictures, per_map)
-st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
-logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
-st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
-if len(ctx.classes) > CLASSES_SHOWN:
-    st.caption(f"The {CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
+            show_stage(name, acts, pictures, per_map)
+    st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
+    logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
+    st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
+    if len(ctx.classes) > CLASSES_SHOWN:
+        st.caption(f"The {CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
 
-st.subheader("One map up close")
-show_map_detail(ctx, acts, per_map)
+if show.shows("detail"):
+    st.subheader(SECTIONS["detail"])
+    show_map_detail(ctx, acts, per_map)
 
-st.subheader("conv1's 32 filters")
-st.image(net.conv1_filters_png(ctx.weights_id, ctx.cpu_model), output_format="PNG")
-st.caption(
-    "Filter 0 is top left, 16 a row. Each 3×3 filter drawn as colours: for each channel, "
-    "grey = weight 0, brighter = positive, darker = negative (each filter scaled by its own "
-    "largest weight). A reddish patch responds to red, a patch with a light and a dark side to "
-    "an edge."
-)
-st.markdown("**Use a filter in the convolution playground**")
-playground_sender(ctx)
+if show.shows("filters"):
+    st.subheader(SECTIONS["filters"])
+    st.image(net.conv1_filters_png(ctx.weights_id, ctx.cpu_model), output_format="PNG")
+    st.caption(
+        "Filter 0 is top left, 16 a row. Each 3×3 filter drawn as colours: for each channel, "
+        "grey = weight 0, brighter = positive, darker = negative (each filter scaled by its own "
+        "largest weight). A reddish patch responds to red, a patch with a light and a dark side to "
+        "an edge."
+    )
+    st.markdown("**Use a filter in the convolution playground**")
+    playground_sender(ctx)
+
+net.keep_address(show.query())
+if not input_shown or st.session_state["fm_input"] == "Gallery":
+    st.caption(
+        ":material/link: The address bar holds this page's set-up (weights, image, map, "
+        "colours): copy it to share."
+    )
+else:
+    st.caption(
+        ":material/link: The address bar holds the weights, map and colours; a drawing or an "
+        "upload does not travel in a link."
+    )
+widgets.presenter_controls("feature_maps", SECTIONS, show)

@@ -8,15 +8,22 @@ from explorer.model import layer_table, parameter_arithmetic, parameter_totals
 from explorer.ui import network as net
 from explorer.ui import widgets
 
+SECTIONS = {"table": "Layer by layer", "parameters": "Where the parameters are",
+            "print": "The model, as PyTorch prints it", "dropout": "What dropout does"}  # fmt: skip
+
 widgets.use_app_navigation()
+show = widgets.presenter("network", SECTIONS)
 widgets.page_header(
     "The network",
     "**SimpleCNN** is a small convolutional network for 32×32 colour images. Three "
     "*convolution blocks* (convolution → ReLU → 2×2 max-pool) turn the image into 128 small "
     "maps of features, and a *classifier head* of two fully connected layers turns those into "
     "one score per class. Everything below is read from the running model itself.",
+    presenting=show.on,
 )
 ctx = net.network_sidebar()
+for warning in net.link_warnings():
+    widgets.warning(warning, icon=":material/link:")
 if ctx is None:
     st.stop()
 model = ctx.model
@@ -40,68 +47,79 @@ data after that step (channels × height × width, or a plain count once flatten
 """
 )
 
-st.subheader("Layer by layer")
-table = pd.DataFrame(
-    {
-        "name": r.name,
-        "layer": r.layer,
-        "output shape": " × ".join(str(d) for d in r.output_shape),
-        "weight shape": " × ".join(map(str, r.weight_shape)) if r.weight_shape else "—",
-        "bias shape": " × ".join(map(str, r.bias_shape)) if r.bias_shape else "—",
-        "parameters": r.params,
-        "trainable": r.trainable,
-    }
-    for r in rows
-)
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    height=35 * (len(table) + 1) + 3,  # every row visible, no inner scrolling
-    column_config={
-        "parameters": st.column_config.NumberColumn(format="localized"),
-        "trainable": st.column_config.NumberColumn(format="localized"),
-    },
-    key="net_table",
-)
 total, trainable = parameter_totals(model)
-c1, c2, c3 = st.columns(3)
-c1.metric("Parameters in all", f"{total:,}")
-c2.metric("Trainable", f"{trainable:,}")
-c3.metric("Memory as float32", f"{total * 4 / 1e6:.1f} MB")
+if show.shows("table"):
+    st.subheader("Layer by layer")
+    table = pd.DataFrame(
+        {
+            "name": r.name,
+            "layer": r.layer,
+            "output shape": " × ".join(str(d) for d in r.output_shape),
+            "weight shape": " × ".join(map(str, r.weight_shape)) if r.weight_shape else "—",
+            "bias shape": " × ".join(map(str, r.bias_shape)) if r.bias_shape else "—",
+            "parameters": r.params,
+            "trainable": r.trainable,
+        }
+        for r in rows
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=35 * (len(table) + 1) + 3,  # every row visible, no inner scrolling
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "trainable": st.column_config.NumberColumn(format="localized"),
+        },
+        key="net_table",
+    )
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Parameters in all", f"{total:,}")
+    c2.metric("Trainable", f"{trainable:,}")
+    c3.metric("Memory as float32", f"{total * 4 / 1e6:.1f} MB")
+    st.caption(
+        "Output shapes are for a batch of one image (the leading 1). ReLU, pooling, flatten and "
+        "dropout have no parameters: they only reshape or filter the numbers."
+    )
+
+if show.shows("parameters"):
+    st.subheader("Where the parameters are")
+    st.markdown(
+        "A convolution with *out* filters of size *k×k* over *in* channels has "
+        "**out·in·k·k weights + out biases**; a fully connected layer from *in* to *out* numbers "
+        "has **out·in weights + out biases**."
+    )
+    arithmetic = parameter_arithmetic(model)
+    st.markdown("\n".join(f"- **{name}:** {formula}" for name, formula, _ in arithmetic))
+    share = max(arithmetic, key=lambda item: item[2])
+    st.markdown(
+        f"Sum: **{sum(n for *_, n in arithmetic):,}** = the total above. "
+        f"**{share[0]}** alone holds {share[2] / total:.0%} of all parameters: connecting every "
+        "one of 2,048 numbers to every one of 512 units is expensive, while a convolution reuses "
+        "its small filter at every position."
+    )
+
+if show.shows("print"):
+    st.subheader("The model, as PyTorch prints it")
+    st.code(repr(model), language="text")
+
+if show.shows("dropout"):
+    st.subheader("What dropout does")
+    st.markdown(
+        "During **training**, dropout sets a random half of fc1's 512 outputs to zero at every "
+        "step (and doubles the rest, so their sum stays the same on average). The network cannot "
+        "rely on any single unit, so it learns several ways to recognise each class — it "
+        "generalises better. At **inference** dropout is switched off: the app runs the network "
+        "in evaluation mode, so the same image always gives the same answer."
+    )
+    st.code(
+        f"model.training = {model.training}   # False: evaluation mode, dropout is off",
+        language="python",
+    )
+
+net.keep_address(show.query(), keys=("net_weights",))
 st.caption(
-    "Output shapes are for a batch of one image (the leading 1). ReLU, pooling, flatten and "
-    "dropout have no parameters: they only reshape or filter the numbers."
+    ":material/link: The address bar holds the chosen built-in weights (uploaded weights do "
+    "not travel in a link): copy it to share."
 )
-
-st.subheader("Where the parameters are")
-st.markdown(
-    "A convolution with *out* filters of size *k×k* over *in* channels has "
-    "**out·in·k·k weights + out biases**; a fully connected layer from *in* to *out* numbers "
-    "has **out·in weights + out biases**."
-)
-arithmetic = parameter_arithmetic(model)
-st.markdown("\n".join(f"- **{name}:** {formula}" for name, formula, _ in arithmetic))
-share = max(arithmetic, key=lambda item: item[2])
-st.markdown(
-    f"Sum: **{sum(n for *_, n in arithmetic):,}** = the total above. "
-    f"**{share[0]}** alone holds {share[2] / total:.0%} of all parameters: connecting every "
-    "one of 2,048 numbers to every one of 512 units is expensive, while a convolution reuses "
-    "its small filter at every position."
-)
-
-st.subheader("The model, as PyTorch prints it")
-st.code(repr(model), language="text")
-
-st.subheader("What dropout does")
-st.markdown(
-    "During **training**, dropout sets a random half of fc1's 512 outputs to zero at every "
-    "step (and doubles the rest, so their sum stays the same on average). The network cannot "
-    "rely on any single unit, so it learns several ways to recognise each class — it "
-    "generalises better. At **inference** dropout is switched off: the app runs the network "
-    "in evaluation mode, so the same image always gives the same answer."
-)
-st.code(
-    f"model.training = {model.training}   # False: evaluation mode, dropout is off",
-    language="python",
-)
+widgets.presenter_controls("network", SECTIONS, show)

@@ -325,3 +325,32 @@ def test_weights_with_another_head_do_not_judge_by_label_names(at: AppTest) -> N
     sentence = heading(at)
     assert "class " in sentence.split("**")[1]
     assert "cannot be told" in sentence and "correct" not in sentence.replace("cannot", "")
+
+
+def test_the_address_holds_the_set_up_and_a_fresh_visit_restores_it(at: AppTest) -> None:
+    item = gallery("cifar10")[3]
+    at.selectbox(key="fm_gallery").set_value(item.key).run()
+    at.selectbox(key="fm_layer").set_value("conv3").run()
+    at.number_input(key="fm_map").set_value(17).run()
+    at.radio(key="fm_scale").set_value("map").run()
+    params = dict(at.query_params)
+    assert params["img"] == item.key and params["layer"] == "conv3" and params["map"] == "17"
+    fresh = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT)
+    fresh.query_params.update(params)
+    fresh.run()
+    assert not fresh.exception and not fresh.warning
+    assert fresh.selectbox(key="fm_gallery").value == item.key
+    assert fresh.selectbox(key="fm_layer").value == "conv3"
+    assert fresh.number_input(key="fm_map").value == 17
+    assert fresh.radio(key="fm_scale").value == "map"
+
+
+def test_presenting_puts_the_maps_first_and_hides_the_chosen_sections() -> None:
+    at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT)
+    at.query_params.update({"present": "1", "hide": "input,sees,filters"})
+    at.run()
+    assert not at.exception
+    subheaders = [h.value for h in at.subheader]
+    assert subheaders[0] == "Every stage, every map"
+    assert "What the model sees" not in subheaders and "conv1's 32 filters" not in subheaders
+    assert heading(at)  # the answer stays on the screen, above the maps

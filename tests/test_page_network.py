@@ -80,3 +80,26 @@ def test_device_choice_lists_the_cpu(at: AppTest) -> None:
         assert not at.exception
     else:
         assert any("CPU" in c.value for c in at.caption)
+
+
+def test_a_link_opens_the_chosen_weights_in_presenter_mode_with_sections_hidden() -> None:
+    at = AppTest.from_file("../pages/network.py", default_timeout=60)
+    at.query_params.update({"w": "simplecnn-mnist", "present": "1", "hide": "table,print"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="net_weights").value == "simplecnn-mnist"
+    subheaders = [h.value for h in at.subheader]
+    assert "Layer by layer" not in subheaders and "The model, as PyTorch prints it" not in subheaders
+    assert "Where the parameters are" in subheaders  # its numbers need the hidden table's total
+    assert dict(at.query_params) == {"w": "simplecnn-mnist", "present": "1", "hide": "print,table"}
+
+
+def test_a_bad_weights_value_in_a_link_is_ignored_with_a_sentence() -> None:
+    at = AppTest.from_file("../pages/network.py", default_timeout=60)
+    at.query_params["w"] = "![x](http://evil.example/p.png)"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="net_weights").value == builtin_weights()[0].key
+    message = " ".join(shown(w.value) for w in at.warning)
+    assert "Ignored the link's w=" in message and "not a built-in weights" in message
+    assert all("](" not in w.value for w in at.warning)

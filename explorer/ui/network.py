@@ -39,10 +39,49 @@ NET_DEFAULTS: dict[str, Any] = {
 
 
 def init_network_state() -> None:
-    """Give every ``net_``/``fm_`` key its default, once per session (the one place they are
-    initialised)."""
+    """Give every ``net_``/``fm_`` key its value: on the session's first visit what the link
+    asks for, else its default (the one place they are initialised)."""
+    ss = st.session_state
+    if "net_link_read" not in ss:
+        from explorer.model import builtin_weights
+        from explorer.network_link import network_from_query
+        from explorer.samples import GALLERY_DATASETS, gallery
+
+        keys = [item.key for dataset in GALLERY_DATASETS for item in gallery(dataset)]
+        values, ss["net_link_warnings"] = network_from_query(
+            st.query_params.to_dict(), [c.key for c in builtin_weights()], keys
+        )
+        for key, value in values.items():
+            ss[key] = value
+        ss["net_link_read"] = True
     for key, value in NET_DEFAULTS.items():
-        st.session_state.setdefault(key, value)
+        ss.setdefault(key, value)
+
+
+def link_warnings() -> list[str]:
+    """What the link asked for that could not be used (once, on the first visit)."""
+    return st.session_state.pop("net_link_warnings", [])
+
+
+def keep_address(
+    extra: dict[str, str] | None = None, keys: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """Keep the address bar in step with the network pages' set-up (the built-in weights, the
+    gallery image, the enlarged map, the colour scale) and ``extra`` flags, so the address is
+    the share link (``keys``: only these session keys, e.g. the weights alone). Uploaded
+    weights cannot travel in a link: they are left out."""
+    from explorer.network_link import PARAMS, network_to_query
+
+    ss = st.session_state
+    values = {key: ss.get(key) for key in (keys or PARAMS)}
+    if values.get("net_weights") == UPLOAD_WEIGHTS:
+        values["net_weights"] = None
+    if ss.get("fm_input", "Gallery") != "Gallery":
+        values["fm_gallery"] = None
+    params = {**network_to_query(values), **(extra or {})}
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    return params
 
 
 @dataclass

@@ -64,6 +64,13 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
     return ModelInput(image, item.source, item.label_name)
 
 
+def gallery_choice(ctx: net.NetworkContext) -> ModelInput:
+    """The chosen gallery image without its widgets (presenter mode, input section hidden)."""
+    items = {item.key: item for item in gallery(ctx.dataset)}
+    item = items.get(st.session_state.get("fm_gallery")) or next(iter(items.values()))
+    return ModelInput(load_gallery_image(item), item.source, item.label_name)
+
+
 def drawn_input(ctx: net.NetworkContext) -> ModelInput | None:
     digit = ctx.preprocessing.kind == "digit"
     st.caption(
