@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import numpy as np
 
@@ -238,3 +239,36 @@ def parse_matrix(text: str, max_size: int = MAX_MATRIX_SIDE) -> np.ndarray:
         if len(rows[-1]) != len(rows[0]):
             raise ImageError(ragged_row_message(r, len(rows[-1]), len(rows[0])))
     return np.array(rows, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- writing numbers
+
+
+def format_value(x: float) -> str:
+    """A number as the player writes it; player.js's ``formatValue`` follows the same rule.
+
+    Integers as integers (``3``, ``-12``); others rounded to 4 decimals with trailing zeros
+    dropped (``0.3333``, ``2.5``); non-zero values under 0.0001 (and non-integers of 10¹⁵ or
+    more) as 4 significant digits in exponent form (``1.235e-5``). Ties round away from zero on
+    the exact binary value, which is what JavaScript's ``toFixed``/``toExponential`` do
+    (Python's ``format`` would round half to even), so both sides agree digit for digit.
+    """
+    x = float(x)
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "∞" if x > 0 else "−∞"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    exact = Decimal(x)
+    if 1e-4 <= abs(x) < 1e15:
+        text = format(exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
+        return text.rstrip("0").rstrip(".")
+    exponent = exact.adjusted()  # floor(log10(|x|)), exact
+    with localcontext(prec=1100):  # room for every digit of a double: scaling stays exact
+        mantissa = exact.scaleb(-exponent).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+        if abs(mantissa) >= 10:  # 9.9996e-5 rounds up to 10.000e-5 = 1.000e-4
+            exponent += 1
+            mantissa = exact.scaleb(-exponent).quantize(Decimal("0.001"), ROUND_HALF_UP)
+    digits = format(mantissa, "f").rstrip("0").rstrip(".")
+    return f"{digits}e{exponent}"

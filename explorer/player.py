@@ -38,14 +38,14 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from explorer.convolution import ConvolutionError, WindowTrace
 from explorer.errors import UserError
-from explorer.render import _ANCHORS
+from explorer.numbers import format_value
+from explorer.render import COLOUR_ANCHORS
 
 MAGIC = b"CNP1"
 
@@ -116,7 +116,7 @@ def player_payload(
         "dilation": s.dilation,
         "flip": bool(s.flip),
         "trace_id": trace_id(trace),
-        "diverging": [list(rgb) for rgb in _ANCHORS["diverging"]],
+        "diverging": [list(rgb) for rgb in COLOUR_ANCHORS["diverging"]],
         "show_numbers": bool(show_numbers),
         "start": int(min(max(start, 0), n)),
         "presenter": bool(presenter),
@@ -171,36 +171,6 @@ def payload_size(payload: bytes | dict) -> int:
     if isinstance(payload, bytes | bytearray):
         return len(payload)
     return len(json.dumps(payload, separators=(",", ":")).encode())
-
-
-def format_value(x: float) -> str:
-    """A number as the player writes it; player.js's ``formatValue`` follows the same rule.
-
-    Integers as integers (``3``, ``-12``); others rounded to 4 decimals with trailing zeros
-    dropped (``0.3333``, ``2.5``); non-zero values under 0.0001 (and non-integers of 10¹⁵ or
-    more) as 4 significant digits in exponent form (``1.235e-5``). Ties round away from zero on
-    the exact binary value, which is what JavaScript's ``toFixed``/``toExponential`` do
-    (Python's ``format`` would round half to even), so both sides agree digit for digit.
-    """
-    x = float(x)
-    if x != x:
-        return "NaN"
-    if x in (float("inf"), float("-inf")):
-        return "∞" if x > 0 else "−∞"
-    if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    exact = Decimal(x)
-    if 1e-4 <= abs(x) < 1e15:
-        text = format(exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
-        return text.rstrip("0").rstrip(".")
-    exponent = exact.adjusted()  # floor(log10(|x|)), exact
-    with localcontext(prec=1100):  # room for every digit of a double: scaling stays exact
-        mantissa = exact.scaleb(-exponent).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-        if abs(mantissa) >= 10:  # 9.9996e-5 rounds up to 10.000e-5 = 1.000e-4
-            exponent += 1
-            mantissa = exact.scaleb(-exponent).quantize(Decimal("0.001"), ROUND_HALF_UP)
-    digits = format(mantissa, "f").rstrip("0").rstrip(".")
-    return f"{digits}e{exponent}"
 
 
 def display_value(x: float) -> str:

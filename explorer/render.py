@@ -17,6 +17,8 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from explorer.numbers import format_value
+
 if TYPE_CHECKING:
     from explorer.model import LayerRow
 
@@ -25,7 +27,7 @@ ColourMap = Literal["diverging", "gray", "viridis"]
 # Anchor colours of each map, evenly spaced from the low end to the high end. The diverging map
 # is ColorBrewer's RdBu reversed (blue = negative, white = zero, red = positive), the colour
 # map readers of signed filters and activations expect; viridis is perceptually uniform.
-_ANCHORS: dict[ColourMap, list[tuple[int, int, int]]] = {
+COLOUR_ANCHORS: dict[ColourMap, list[tuple[int, int, int]]] = {
     "diverging": [
         (5, 48, 97),
         (33, 102, 172),
@@ -57,14 +59,14 @@ PLOTLY_SCALES: dict[str, str] = {"diverging": "RdBu_r", "gray": "gray", "viridis
 
 
 def _lut(name: ColourMap, n: int = 256) -> np.ndarray:
-    anchors = np.asarray(_ANCHORS[name], dtype=np.float64)
+    anchors = np.asarray(COLOUR_ANCHORS[name], dtype=np.float64)
     positions = np.linspace(0.0, 1.0, len(anchors))
     t = np.linspace(0.0, 1.0, n)
     lut = np.stack([np.interp(t, positions, anchors[:, c]) for c in range(3)], axis=1)
     return np.round(lut).astype(np.uint8)
 
 
-_LUTS = {name: _lut(name) for name in _ANCHORS}
+_LUTS = {name: _lut(name) for name in COLOUR_ANCHORS}
 
 
 def value_range(
@@ -200,9 +202,6 @@ def _ink(red: int, green: int, blue: int) -> str:
 def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
     """A small H×W matrix as an HTML table: each cell coloured by its value (``colourise``)
     with the number written in it as the player writes numbers, dark text on light cells."""
-    # explorer.player imports this module (for its colours), so it is imported on use.
-    from explorer.player import format_value
-
     colours = colourise(values, cmap)
     font = max(9, min(15, cell_px // 3))
     texts = [[html.escape(format_value(v)) for v in row] for row in values]
@@ -230,10 +229,9 @@ def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
 def colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
     """The diverging colour bar for ``values`` as HTML: its low end, a gradient, its high end
     (symmetric about 0, so white is always 0), and what the colours mean."""
-    from explorer.player import format_value  # see grid_html
 
     lo, hi = value_range(values, "diverging")
-    stops = ", ".join(f"rgb({r},{g},{b})" for r, g, b in _ANCHORS["diverging"])
+    stops = ", ".join(f"rgb({r},{g},{b})" for r, g, b in COLOUR_ANCHORS["diverging"])
     label = 'style="font-variant-numeric:tabular-nums;font-size:0.85rem"'
     return (
         '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.25rem 0 0.5rem 0">'

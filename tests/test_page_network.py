@@ -89,7 +89,9 @@ def test_a_link_opens_the_chosen_weights_in_presenter_mode_with_sections_hidden(
     assert not at.exception
     assert at.selectbox(key="net_weights").value == "simplecnn-mnist"
     subheaders = [h.value for h in at.subheader]
-    assert "Layer by layer" not in subheaders and "The model, as PyTorch prints it" not in subheaders
+    assert (
+        "Layer by layer" not in subheaders and "The model, as PyTorch prints it" not in subheaders
+    )
     assert "Where the parameters are" in subheaders  # its numbers need the hidden table's total
     assert dict(at.query_params) == {"w": "simplecnn-mnist", "present": "1", "hide": "print,table"}
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from explorer import render
-from explorer.stage_pictures import colour_bar, stage_cmap
 from explorer.model import SimpleCNN, layer_table
+from explorer.stage_pictures import colour_bar, stage_cmap
 
 
 def is_white(rgb: np.ndarray) -> bool:

@@ -21,8 +21,7 @@ from explorer.convolution import (
     output_size_steps,
     window_trace,
 )
-from explorer.numbers import parse_matrix
-from explorer.player import format_value
+from explorer.numbers import format_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState
 from explorer.reference import TorchCheck, check_against_torch

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from explorer.player import format_value
+from explorer.numbers import format_value
 from tests.browser.conftest import SCRIPT_DONE, wait_for_app
 
 MATRIX = np.arange(1.0, 26.0).reshape(5, 5)  # the playground's default typed numbers

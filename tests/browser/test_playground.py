@@ -14,6 +14,11 @@ import time
 import numpy as np
 from PIL import Image
 
+from explorer.convolution import window_trace
+from explorer.kernels import KERNELS
+from explorer.player import interesting_start
+from explorer.playground import prepare_picture
+from explorer.samples import sample_matrix
 from tests.browser.conftest import SCRIPT_DONE, wait_for_app
 
 CHECKED = "text=Checked against PyTorch"
@@ -90,9 +95,12 @@ def test_player_plays_pauses_and_steps_back(page) -> None:
     open_playground(page)
     counter = page.locator("[data-testid='cp-counter']")
     counter.wait_for()
-    assert counter.inner_text() == "window 0 of 900"  # 30×30 windows on the 32×32 image
+    # 30×30 windows on the 32×32 image; the demo opens where something visible happens
+    picture = prepare_picture(sample_matrix("shapes"), "gray", 32)
+    start = interesting_start(window_trace(picture.working, KERNELS["sobel_x"].values))
+    assert counter.inner_text() == f"window {start} of 900"
     page.locator("[data-testid='cp-play']").click()
-    wait_until(lambda: int(counter.get_attribute("data-position")) >= 3)
+    wait_until(lambda: int(counter.get_attribute("data-position")) >= start + 3)
     page.locator("[data-testid='cp-play']").click()  # pause
     paused = int(counter.get_attribute("data-position"))
     page.wait_for_timeout(400)
