@@ -111,7 +111,7 @@ class PageState:
     ``script_finished`` says finished successfully or with a compile error; a run stopped early
     for a rerun is followed by the rerun)."""
 
-    page_hash: str = ""  # the page the last run ran (new_session.page_script_hash)
+    page_hash: str = ""  # the page the last run showed: the tab asks for it on a widget change
     query_string: str = ""  # what the address bar shows after ?
     pages: dict[str, str] = field(default_factory=dict)  # url path → page_script_hash
     widgets: dict[str, Any] = field(default_factory=dict)  # user key → widget proto, last run
@@ -147,7 +147,8 @@ class PageState:
             self.page_hash = msg.new_session.page_script_hash
             self.widgets.clear()
             self.media.clear()
-        elif kind == "navigation":
+        elif kind == "navigation":  # st.navigation says which of its pages this run shows
+            self.page_hash = msg.navigation.page_script_hash or self.page_hash
             self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
         elif kind == "page_info_changed":
             self.query_string = msg.page_info_changed.query_string
@@ -282,9 +283,22 @@ class Tab:
         except (OSError, websockets.exceptions.WebSocketException) as exc:
             return StepResult(step.name, None, [f"disconnected: {exc!r}"])
         errors = list(self.state.errors)
+        if not errors:
+            self._check_landed(step)
         if self.fetch_media:
             errors += await self._fetch_media(self.state.media)
         return StepResult(step.name, seconds, errors)
+
+    def _check_landed(self, step: Step) -> None:
+        """Raise VisitError when a run without errors shows another page than the step meant
+        (the visit would time the wrong page without noticing)."""
+        if step.action == "navigate" and self.state.page_hash != self.state.pages[step.target]:
+            raise VisitError(f"step {step.name!r}: the run showed another page than {step.target}")
+        if step.action == "select" and step.target not in self.state.widgets:
+            raise VisitError(
+                f"step {step.name!r}: after the choice the page no longer shows {step.target!r} "
+                f"(keys: {sorted(self.state.widgets)})"
+            )
 
     async def _until_finished(self) -> None:
         while not self.state.absorb(await self.ws.recv()):

@@ -104,16 +104,19 @@ def test_exceptions_count_as_errors_but_deprecation_warnings_do_not() -> None:
     assert state.errors == []
 
 
-def test_navigation_address_bar_and_images_are_remembered() -> None:
+def test_the_page_shown_its_address_bar_and_images_are_remembered() -> None:
     nav, info, imgs = ForwardMsg(), ForwardMsg(), ForwardMsg()
     page = nav.navigation.app_pages.add()
     page.url_pathname, page.page_script_hash = "feature_maps", "fm-hash"
+    nav.navigation.page_script_hash = "fm-hash"  # the page this run shows
     info.page_info_changed.query_string = "k=blur_3&pad=1"
     imgs.delta.new_element.imgs.imgs.add(url="/media/abc.png")
     imgs.delta.new_element.imgs.imgs.add(url="data:image/png;base64,AAAA")  # inline: no fetch
     state = PageState()
+    state.absorb(new_session("app-hash"))  # with st.navigation: the main script's hash
     absorb_all(state, [m.SerializeToString() for m in (nav, info, imgs)])
     assert state.pages == {"feature_maps": "fm-hash"}
+    assert state.page_hash == "fm-hash"  # so a widget change reruns this page, not home
     assert state.query_string == "k=blur_3&pad=1"
     assert state.media == ["/media/abc.png"]
 
@@ -199,3 +202,44 @@ def test_http_responses_are_read_to_their_end(response: bytes, keep_alive: bool)
     assert status == int(response.split()[1])
     assert alive == keep_alive
     assert rest == (b"" if response.endswith(b"to the end") else b"NEXT")
+
+
+class FakeSocket:
+    """Plays back the server's messages for one run; keeps what the tab sent."""
+
+    def __init__(self, replies: list[bytes]) -> None:
+        self.replies, self.sent = list(replies), []
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def recv(self) -> bytes:
+        return self.replies.pop(0)
+
+
+def page_run(page_hash: str, widget_key: str) -> list[bytes]:
+    nav = ForwardMsg()
+    nav.navigation.page_script_hash = page_hash
+    return [
+        new_session("app-hash"),
+        nav.SerializeToString(),
+        selectbox(f"$$ID-0123abcd-{widget_key}", KERNELS),
+        finished(),
+    ]
+
+
+def test_a_choice_reruns_the_page_shown_and_a_run_of_another_page_stops_the_visit() -> None:
+    tab = Tab(server=None, fetch_media=False)  # type: ignore[arg-type]
+    for raw in page_run("playground-hash", "conv_preset"):
+        tab.state.absorb(raw)
+    step = Step("kernel change", "select", "conv_preset")
+    tab.ws = FakeSocket(page_run("playground-hash", "conv_preset"))
+    result = asyncio.run(tab.do(step, random.Random(0)))
+    assert result.errors == [] and result.seconds is not None
+    sent = BackMsg()
+    sent.ParseFromString(tab.ws.sent[0])
+    assert sent.rerun_script.page_script_hash == "playground-hash"
+
+    tab.ws = FakeSocket(page_run("home-hash", "home_link"))  # the server showed home instead
+    with pytest.raises(VisitError, match="no longer shows 'conv_preset'"):
+        asyncio.run(tab.do(step, random.Random(0)))
