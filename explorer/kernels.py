@@ -326,6 +326,13 @@ def parse_kernel_text(text: str) -> np.ndarray:
     return parse_kernel([_split_row(line) for line in row_texts])
 
 
+def keeps_brightness(kernel: np.ndarray) -> bool:
+    """Do the weights sum to 1 (up to float rounding), so a flat area keeps its brightness?
+    True for blurs, sharpen and the identity: their results read as pictures."""
+    total = float(np.sum(np.asarray(kernel, dtype=np.float64)))
+    return math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9)
+
+
 def kernel_sum_note(kernel: np.ndarray) -> str:
     """A sentence on what the sum of the weights does to a flat (uniform) area of the image."""
     total = float(np.sum(np.asarray(kernel, dtype=np.float64)))

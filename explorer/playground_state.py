@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings, PaddingMode
 from explorer.errors import UserError
-from explorer.kernels import KERNELS, KernelError, parse_kernel
+from explorer.kernels import KERNELS, KernelError, keeps_brightness, parse_kernel
 from explorer.numbers import parse_matrix
 from explorer.pixels import ImageError
 from explorer.playground import ConvPicture
@@ -94,6 +94,14 @@ CHOICES: dict[str, Choice] = {
         },
     ),
     "res": Choice("res", {n: f"≤ {n} px" for n in RESOLUTIONS}),
+    "result_colours": Choice(
+        "rc",
+        {
+            "auto": "Automatic: gray for kernels that keep brightness, else blue–red",
+            "picture": "Gray, like the picture (0 = black, 255 = white)",
+            "signed": "Blue–red by sign (white = 0)",
+        },
+    ),
     "result_mode": Choice(
         "out",
         {
@@ -131,6 +139,7 @@ class PlaygroundState:
     flip: bool = False
     res: int = 32  # 32×32 = 1,024 windows: large enough to see the picture, quick to play
     result_mode: str = "animated"
+    result_colours: str = "auto"  # a blur looks like a picture; an edge map has a sign
 
     # ------------------------------------------------------------------ changes
 
@@ -307,3 +316,14 @@ def result_planes(picture: ConvPicture, result_mode: str) -> tuple[np.ndarray, C
     if not picture.is_colour or result_mode == "animated":
         return picture.full, "sum"
     return picture.channels, "per_channel" if result_mode == "per_channel" else "sum"
+
+
+def result_cmap(result_colours: str, kernel: np.ndarray) -> Literal["gray", "diverging"]:
+    """The colours of a one-plane result. "auto": a kernel whose weights sum to 1 keeps the
+    picture's brightness (blurs, sharpen, identity), so its result is shown as a gray picture
+    on 0..255; any other kernel gives signed values (edges), shown blue–red about 0."""
+    if result_colours == "picture":
+        return "gray"
+    if result_colours == "signed":
+        return "diverging"
+    return "gray" if keeps_brightness(kernel) else "diverging"

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
-from plotly.subplots import make_subplots
 
 from explorer.numbers import format_value
 
@@ -199,10 +198,17 @@ def _ink(red: int, green: int, blue: int) -> str:
     return "#111" if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else "#fff"
 
 
-def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
-    """A small H×W matrix as an HTML table: each cell coloured by its value (``colourise``)
-    with the number written in it as the player writes numbers, dark text on light cells."""
-    colours = colourise(values, cmap)
+def grid_html(
+    values: np.ndarray,
+    cmap: ColourMap,
+    cell_px: int = 44,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> str:
+    """A small H×W matrix as an HTML table: each cell coloured by its value (``colourise``,
+    over ``vmin``..``vmax`` when given) with the number written in it as the player writes
+    numbers, dark text on light cells."""
+    colours = colourise(values, cmap, vmin, vmax)
     font = max(9, min(15, cell_px // 3))
     texts = [[html.escape(format_value(v)) for v in row] for row in values]
     # Wide numbers (a learned filter's "-0.2385") get wider cells instead of touching the edges.
@@ -226,12 +232,16 @@ def grid_html(values: np.ndarray, cmap: ColourMap, cell_px: int = 44) -> str:
     )
 
 
-def colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
-    """The diverging colour bar for ``values`` as HTML: its low end, a gradient, its high end
-    (symmetric about 0, so white is always 0), and what the colours mean."""
-
-    lo, hi = value_range(values, "diverging")
-    stops = ", ".join(f"rgb({r},{g},{b})" for r, g, b in COLOUR_ANCHORS["diverging"])
+def colour_bar_html(values: np.ndarray, width_px: int = 320, cmap: ColourMap = "diverging") -> str:
+    """The colour bar for ``values`` as HTML: its low end, a gradient, its high end and what
+    the colours mean. Diverging: symmetric about 0, so white is always 0. Gray: the picture's
+    own 0 (black) to 255 (white), values beyond them clipped."""
+    if cmap == "gray":
+        lo, hi, meaning = 0.0, 255.0, "black = 0 or less · white = 255 or more"
+    else:
+        lo, hi = value_range(values, "diverging")
+        meaning = "blue = negative · white = 0 · red = positive"
+    stops = ", ".join(f"rgb({r},{g},{b})" for r, g, b in COLOUR_ANCHORS[cmap])
     label = 'style="font-variant-numeric:tabular-nums;font-size:0.85rem"'
     return (
         '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.25rem 0 0.5rem 0">'
@@ -239,60 +249,8 @@ def colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
         f'<span style="display:inline-block;width:{width_px}px;height:14px;border:1px solid #ccc;'
         f'background:linear-gradient(to right, {stops})"></span>'
         f"<span {label}>{html.escape(format_value(hi))}</span>"
-        '<span style="font-size:0.85rem;color:#666">blue = negative · white = 0 · '
-        "red = positive</span></div>"
+        f'<span style="font-size:0.85rem;color:#555">{meaning}</span></div>'
     )
-
-
-def kernel_figure(kernels: Sequence[tuple[str, np.ndarray]], height: int = 250) -> go.Figure:
-    """k×k kernels side by side, each titled, as blue–red heatmaps with every weight written in
-    its cell, all on one colour range symmetric about 0 (row 0 at the top)."""
-    bound = max(float(np.abs(k).max()) for _, k in kernels) or 1.0
-    fig = make_subplots(1, len(kernels), subplot_titles=[t for t, _ in kernels],
-                        horizontal_spacing=0.04)  # fmt: skip
-    for i, (_, k) in enumerate(kernels, start=1):
-        fig.add_trace(
-            go.Heatmap(
-                z=k, zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=False,
-                texttemplate="%{z:.3f}", textfont={"size": 12},
-                hovertemplate="row %{y}, col %{x}: %{z:.6g}<extra></extra>",
-            ),
-            1, i,
-        )  # fmt: skip
-        fig.update_yaxes(
-            autorange="reversed", scaleanchor=f"x{i}", showticklabels=False, row=1, col=i
-        )
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
-    fig.update_xaxes(showgrid=False, zeroline=False)
-    fig.update_yaxes(showgrid=False, zeroline=False)
-    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": 30, "b": 5}, plot_bgcolor="white")
-    return fig
-
-
-def class_bars(
-    values: Sequence[tuple[str, float]], highlight: str, title: str, fmt: str
-) -> go.Figure:
-    """One horizontal bar per (class, value), first item on top, ``highlight`` in the accent
-    colour, each value written with ``fmt`` (``".1%"``: percentages on the axis too)."""
-    names = [n for n, _ in values]
-    fig = go.Figure(
-        go.Bar(
-            x=[v for _, v in values],
-            y=names,
-            orientation="h",
-            marker_color=["#d62728" if n == highlight else "#9aa5b1" for n in names],
-            text=[format(v, fmt) for _, v in values],
-            textposition="auto",
-            hovertemplate="%{y}: %{x:.6g}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed", type="category")
-    if fmt.endswith("%"):
-        fig.update_xaxes(tickformat=".0%")
-    fig.update_layout(
-        title=title, height=40 + 26 * len(values), margin={"l": 10, "r": 10, "t": 36, "b": 10}
-    )
-    return fig
 
 
 _LAYER_FILL = {"conv": "#fde0c5", "relu": "#dbe9f6", "pool": "#d5efd5", "fc": "#eedcf5"}

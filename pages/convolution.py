@@ -13,7 +13,7 @@ from explorer.convolution import convolve2d
 from explorer.kernels import KERNELS, kernel_sum_note
 from explorer.numbers import parse_matrix
 from explorer.playground import ConvPicture
-from explorer.playground_state import PlaygroundState, result_planes
+from explorer.playground_state import PlaygroundState, result_cmap, result_planes
 from explorer.samples import SAMPLES
 from explorer.ui import player, widgets
 from explorer.ui import playground as pg
@@ -72,7 +72,10 @@ def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState
     image, channels = result_planes(picture, state.result_mode)
     result = widgets.guarded(lambda: pg.conv_result(image, kernel, state.settings, channels))
     if result is not None:
-        pg.result_view(picture, result, channels)
+        cmap = result_cmap(state.result_colours, kernel)
+        pg.result_view(picture, result, channels, cmap)
+        if channels != "per_channel":
+            pg.choice(st.radio, "result_colours", "Colours of the result")
         pg.torch_check_view(pg.conv_torch_check(image, kernel, state.settings, channels))
         pg.downloads(result, kernel)
 

@@ -444,3 +444,19 @@ def test_the_result_line_gives_the_result_range() -> None:
     line = result_line(at)
     assert f"values from **{expected.min():g}** to **{expected.max():g}**" in line
     assert "5×5 result" in line
+
+
+@pytest.mark.parametrize(
+    ("query", "bar"),
+    [
+        ({"k": "box_blur_3"}, "white = 255 or more"),  # keeps brightness: a gray picture
+        ({"k": "sobel_x"}, "blue = negative"),  # signed: blue–red about 0
+        ({"k": "box_blur_3", "rc": "signed"}, "blue = negative"),  # the student's choice wins
+        ({"k": "sobel_x", "rc": "picture"}, "white = 255 or more"),
+    ],
+)
+def test_the_result_is_shown_in_the_pictures_own_terms(query: dict, bar: str) -> None:
+    at = ok(run(query=query))
+    bars = [m.value for m in at.markdown if "linear-gradient" in m.value]
+    assert len(bars) == 1 and bar in bars[0]
+    assert at.radio(key="conv_result_colours").value == query.get("rc", "auto")

@@ -154,3 +154,12 @@ def test_a_bad_value_does_not_spoil_the_good_ones() -> None:
 def test_non_text_values_are_refused() -> None:
     state, warnings = PlaygroundState.from_query({"pad": ["2"], "k": None})
     assert state.padding == 0 and len(warnings) == 1
+
+
+def test_result_colours_follow_the_kernel_unless_chosen() -> None:
+    from explorer.playground_state import result_cmap
+
+    blur, edges = KERNELS["box_blur_3"].values, KERNELS["sobel_x"].values
+    assert result_cmap("auto", blur) == "gray" and result_cmap("auto", edges) == "diverging"
+    assert result_cmap("picture", edges) == "gray" and result_cmap("signed", blur) == "diverging"
+    assert result_cmap("auto", KERNELS["sharpen"].values) == "gray"

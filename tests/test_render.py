@@ -102,20 +102,9 @@ def test_colour_bar_html_shows_the_symmetric_ends() -> None:
     assert "width:100px" in bar and "linear-gradient(to right, rgb(5,48,97)" in bar
 
 
-def test_kernel_figure_shares_one_symmetric_range_and_puts_row_zero_on_top() -> None:
-    fig = render.kernel_figure([("a", np.eye(3)), ("b", -4 * np.eye(3))])
-    assert [t.text for t in fig.layout.annotations] == ["a", "b"]
-    assert all((h.zmin, h.zmax) == (-4.0, 4.0) for h in fig.data)
-    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis2.autorange == "reversed"
-    assert render.kernel_figure([("zero", np.zeros((3, 3)))]).data[0].zmax == 1.0
-
-
-def test_class_bars_highlight_the_answer_first_on_top() -> None:
-    fig = render.class_bars([("cat", 0.75), ("dog", 0.25)], "cat", "probabilities", ".1%")
-    bar = fig.data[0]
-    assert list(bar.y) == ["cat", "dog"] and list(bar.text) == ["75.0%", "25.0%"]
-    assert bar.marker.color[0] != bar.marker.color[1]
-    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.xaxis.tickformat == ".0%"
+def test_the_gray_colour_bar_is_the_pictures_own_range() -> None:
+    bar = render.colour_bar_html(np.array([-40.0, 900.0]), width_px=100, cmap="gray")
+    assert ">0</span>" in bar and ">255</span>" in bar and "white = 255 or more" in bar
 
 
 def test_layer_chain_dot_chains_every_layer_with_its_shape() -> None:

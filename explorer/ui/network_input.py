@@ -67,7 +67,7 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
 def gallery_choice(ctx: net.NetworkContext) -> ModelInput:
     """The chosen gallery image without its widgets (presenter mode, input section hidden)."""
     items = {item.key: item for item in gallery(ctx.dataset)}
-    item = items.get(st.session_state.get("fm_gallery")) or next(iter(items.values()))
+    item = items.get(str(st.session_state.get("fm_gallery"))) or next(iter(items.values()))
     return ModelInput(load_gallery_image(item), item.source, item.label_name)
 
 

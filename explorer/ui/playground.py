@@ -231,15 +231,23 @@ def conv_result_png(result: np.ndarray) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def conv_grid_html(values: np.ndarray, cmap: render.ColourMap, cell_px: int = 44) -> str:
+def conv_grid_html(
+    values: np.ndarray,
+    cmap: render.ColourMap,
+    cell_px: int = 44,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> str:
     """``render.grid_html``: a small matrix as a coloured HTML table, cached."""
-    return render.grid_html(values, cmap, cell_px)
+    return render.grid_html(values, cmap, cell_px, vmin, vmax)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def conv_colour_bar_html(values: np.ndarray, width_px: int = 320) -> str:
-    """``render.colour_bar_html``: the diverging colour bar of ``values``, cached."""
-    return render.colour_bar_html(values, width_px)
+def conv_colour_bar_html(
+    values: np.ndarray, width_px: int = 320, cmap: render.ColourMap = "diverging"
+) -> str:
+    """``render.colour_bar_html``: the colour bar of ``values``, cached."""
+    return render.colour_bar_html(values, width_px, cmap)
 
 
 # ============================================================================================
@@ -322,7 +330,9 @@ def picture_view(picture: ConvPicture) -> None:
     st.caption(note + ".")
 
 
-def result_view(picture: ConvPicture, result: np.ndarray, channels: ChannelMode) -> None:
+def result_view(
+    picture: ConvPicture, result: np.ndarray, channels: ChannelMode, cmap: render.ColourMap
+) -> None:
     """The result's size and range, then the result itself (see :func:`heatmap_view`)."""
     height, width = result.shape[-2:]
     st.markdown(
@@ -341,26 +351,31 @@ def result_view(picture: ConvPicture, result: np.ndarray, channels: ChannelMode)
             "below 0 or above 255 are clipped for display (the CSV has the exact numbers)."
         )
     else:
-        heatmap_view(result)
+        heatmap_view(result, cmap)
 
 
-def heatmap_view(result: np.ndarray) -> None:
-    """The result in the diverging colour map with its colour bar: as a picture, one pixel per
-    value (it re-renders fast, even at 1024²), small ones with their numbers written in; on
-    request as an interactive Plotly heatmap that shows each exact value on hover."""
+def heatmap_view(result: np.ndarray, cmap: render.ColourMap = "diverging") -> None:
+    """The result in its colours (``cmap``: diverging about 0, or gray on the picture's own
+    0..255) with its colour bar: as a picture, one pixel per value (it re-renders fast, even at
+    1024²), small ones with their numbers written in; on request as an interactive Plotly
+    heatmap that shows each exact value on hover."""
+    vmin, vmax = (0.0, 255.0) if cmap == "gray" else (None, None)
     if max(result.shape) <= 16:
-        st.markdown(conv_grid_html(result, "diverging", 40), unsafe_allow_html=True)
+        grid = conv_grid_html(result, cmap, 40, vmin, vmax)
+        st.markdown(grid, unsafe_allow_html=True)
     elif ss.get("conv_hover") and result.size <= HEATMAP_MAX_CELLS:
         height = min(560, 160 + 4 * max(result.shape))
-        fig = render.heatmap_figure(result, "diverging", colorbar_title="value", height=height)
+        fig = render.heatmap_figure(
+            result, cmap, colorbar_title="value", height=height, vmin=vmin, vmax=vmax
+        )
         st.plotly_chart(fig, config={"displayModeBar": False}, key="conv_result_chart")
     else:
         factor = max(1, 320 // max(result.shape))  # whole-pixel enlargement keeps cells crisp
         st.image(
-            render.enlarge(render.colourise(result), factor),
+            render.enlarge(render.colourise(result, cmap, vmin, vmax), factor),
             width=min(640, factor * result.shape[1]),
         )
-    st.markdown(conv_colour_bar_html(result), unsafe_allow_html=True)
+    st.markdown(conv_colour_bar_html(result, 320, cmap), unsafe_allow_html=True)
     if max(result.shape) > 16:
         st.toggle(
             "Interactive heatmap: hover to read each value",
