@@ -55,9 +55,11 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
     if st.session_state["fm_map"] >= len(arr):
         st.session_state["fm_map"] = 0
     index = c2.number_input(f"Map (0–{len(arr) - 1})", 0, len(arr) - 1, key="fm_map")
+    key = net.image_key(acts.stages["conv1"])
+    st.caption("Click a map to enlarge it.")
+    net.map_picker(net.map_thumbnails(ctx.weights_id, acts.device, key, layer, per_map, acts))
     left, right = st.columns([3, 2])
     with left:
-        key = net.image_key(acts.stages["conv1"])
         fig = net.map_figure(ctx.weights_id, acts.device, key, layer, index, per_map, acts)
         st.plotly_chart(fig, width="stretch", key="fm_heatmap")
         stats = map_statistics(arr[index])

@@ -380,3 +380,111 @@ def map_figure(
     lo, hi = (None, None) if per_map else stage_limits(arr, kind)
     title = f"{layer}, map {index} ({arr.shape[2]}×{arr.shape[1]})"
     return render.heatmap_figure(arr[index], stage_cmap(kind), title, layer, lo, hi)
+
+
+MAP_GRID_COLUMNS = 8
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def map_thumbnails(weights_id: str, device: str, image_key: bytes, layer: str, per_map: bool,
+                   _acts: Activations) -> list[str]:  # fmt: skip
+    """Every map of ``layer`` as a small PNG data URL, in map order (for the map picker)."""
+    import base64
+
+    from explorer.features import STAGE_BY_NAME
+    from explorer.stage_pictures import stage_cmap, stage_limits
+
+    arr, kind = _acts.stages[layer], STAGE_BY_NAME[layer].kind
+    lo, hi = (None, None) if per_map else stage_limits(arr, kind)
+    urls = []
+    for m in arr:
+        picture = render.colourise(m, stage_cmap(kind), lo, hi)
+        png = render.png_bytes(render.enlarge(picture, max(1, 48 // m.shape[0])))
+        urls.append("data:image/png;base64," + base64.b64encode(png).decode())
+    return urls
+
+
+def map_picker(thumbnails: list[str], key: str = "fm_map_grid") -> None:
+    """The maps of a layer as a grid of thumbnails (8 a row, map 0 top left); clicking one
+    makes it the enlarged map (``fm_map``). The grid's selection follows ``fm_map`` too."""
+    import pandas as pd
+
+    ss = st.session_state
+    cols = MAP_GRID_COLUMNS
+    rows = -(-len(thumbnails) // cols)
+    cells = [[thumbnails[r * cols + c] if r * cols + c < len(thumbnails) else None
+              for c in range(cols)] for r in range(rows)]  # fmt: skip
+    frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
+    current = int(ss.get("fm_map", 0))
+    wanted = [[current // cols, str(current % cols)]]
+    selection = (ss.get(key) or {}).get("selection", {})
+    if selection.get("cells") != wanted:
+        ss[key] = {"selection": {"rows": [], "columns": [], "cells": wanted}}
+
+    def picked() -> None:
+        chosen = (ss.get(key) or {}).get("selection", {}).get("cells") or []
+        if chosen:
+            row, col = chosen[0]
+            index = int(row) * cols + int(col)
+            if index < len(thumbnails):
+                ss["fm_map"] = index
+
+    st.dataframe(
+        frame,
+        key=key,
+        on_select=picked,
+        selection_mode="single-cell",
+        hide_index=True,
+        row_height=54,
+        height=min(6, rows) * 54 + 40,
+        column_config={c: st.column_config.ImageColumn(c, width="small") for c in frame.columns},
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def gallery_thumbnails(dataset: str) -> list[tuple[str, str]]:
+    """(thumbnail PNG data URL, true label) of every gallery image of ``dataset``, in order."""
+    import base64
+
+    from explorer.samples import gallery, load_gallery_image
+
+    out = []
+    for item in gallery(dataset):
+        png = render.png_bytes(render.enlarge(load_gallery_image(item), 2))
+        out.append(("data:image/png;base64," + base64.b64encode(png).decode(), item.label_name))
+    return out
+
+
+def gallery_picker(dataset: str, keys: list[str], key: str = "fm_gallery_grid") -> None:
+    """The gallery as thumbnails, five a row; clicking one picks it (``fm_gallery``). The
+    selection follows ``fm_gallery`` too, so the picker and the list above always agree."""
+    import pandas as pd
+
+    ss = st.session_state
+    thumbs, cols = gallery_thumbnails(dataset), 5
+    rows = -(-len(thumbs) // cols)
+    cells = [[thumbs[r * cols + c][0] if r * cols + c < len(thumbs) else None
+              for c in range(cols)] for r in range(rows)]  # fmt: skip
+    frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
+    current = keys.index(ss["fm_gallery"]) if ss.get("fm_gallery") in keys else 0
+    wanted = [[current // cols, str(current % cols)]]
+    if (ss.get(key) or {}).get("selection", {}).get("cells") != wanted:
+        ss[key] = {"selection": {"rows": [], "columns": [], "cells": wanted}}
+
+    def picked() -> None:
+        chosen = (ss.get(key) or {}).get("selection", {}).get("cells") or []
+        if chosen:
+            index = int(chosen[0][0]) * cols + int(chosen[0][1])
+            if index < len(keys):
+                ss["fm_gallery"] = keys[index]
+
+    st.dataframe(
+        frame,
+        key=key,
+        on_select=picked,
+        selection_mode="single-cell",
+        hide_index=True,
+        row_height=70,
+        height=rows * 70 + 40,
+        column_config={c: st.column_config.ImageColumn(" ", width="small") for c in frame.columns},
+    )

@@ -54,6 +54,7 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
         format_func=lambda k: f"{items[k].label_name} — {items[k].source}",
         key="fm_gallery",
     )
+    net.gallery_picker(ctx.dataset, list(items))
     item = items[key]
     image = load_gallery_image(item)
     st.image(
