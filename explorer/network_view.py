@@ -71,6 +71,16 @@ def channel_views(image: np.ndarray, pre: Preprocessing) -> list[ChannelView]:
     ]
 
 
+def stage_explanation(explanation: str, trained: bool) -> str:
+    """A stage's explanation for these weights: untrained (random) weights have learned
+    nothing, so their filters are not called learned."""
+    if trained:
+        return explanation
+    return explanation.replace("one learned", "one random (untrained)").replace(
+        "learned", "random (untrained)"
+    )
+
+
 def legend_text(kind: StageKind, low: float, high: float, per_map: bool) -> str:
     """The words under a stage's colour bar: what its two ends stand for."""
     if per_map:

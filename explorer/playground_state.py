@@ -22,8 +22,8 @@ import numpy as np
 
 from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings, PaddingMode
 from explorer.errors import UserError
-from explorer.kernels import KERNELS, KernelError, keeps_brightness, parse_kernel
-from explorer.numbers import parse_matrix
+from explorer.kernels import KERNELS, KernelError, keeps_brightness, parse_cell, parse_kernel
+from explorer.numbers import format_value, parse_matrix
 from explorer.pixels import ImageError
 from explorer.playground import ConvPicture
 from explorer.samples import SAMPLES
@@ -327,3 +327,30 @@ def result_cmap(result_colours: str, kernel: np.ndarray) -> Literal["gray", "div
     if result_colours == "signed":
         return "diverging"
     return "gray" if keeps_brightness(kernel) else "diverging"
+
+
+SHOWN_CHARS = 8  # longer cell texts (a learned filter's 0.10000000149011612) are rounded
+
+
+def shown_cells(cells: Cells) -> Cells:
+    """The custom grid as the editor shows it: long numbers rounded the way the player writes
+    numbers (0.1, −0.2385), everything else as typed. The exact values stay in the state."""
+
+    def shown(text: str) -> str:
+        if len(text) <= SHOWN_CHARS:
+            return text
+        try:
+            return format_value(parse_cell(text, 0, 0))
+        except KernelError:
+            return text
+
+    return tuple(tuple(shown(text) for text in row) for row in cells)
+
+
+def with_edits(exact: Cells, shown: Cells, typed: Cells) -> Cells:
+    """The grid after the student typed into the shown (rounded) grid: a cell whose text is
+    still what was shown keeps its exact value; a cell the student changed takes the new text."""
+    return tuple(
+        tuple(e if t == s else t for e, s, t in zip(er, sr, tr, strict=True))
+        for er, sr, tr in zip(exact, shown, typed, strict=True)
+    )

@@ -18,7 +18,7 @@ from explorer.features import (
     map_statistics,
     playground_kernel,
 )
-from explorer.network_view import SCALES, legend_text, verdict
+from explorer.network_view import SCALES, legend_text, stage_explanation, verdict
 from explorer.stage_pictures import stage_limits
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
@@ -33,7 +33,9 @@ def top(values: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(values, key=lambda cv: -cv[1])[:CLASSES_SHOWN])
 
 
-def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map: bool) -> None:
+def show_stage(
+    name: str, acts: Activations, pictures: dict[str, bytes], per_map: bool, trained: bool
+) -> None:
     """One stage: title, what it does, all its maps as one image, its colour legend."""
     stage = STAGE_BY_NAME[name]
     arr = acts.stages[name]
@@ -42,7 +44,7 @@ def show_stage(name: str, acts: Activations, pictures: dict[str, bytes], per_map
     st.image(net.colour_bar_png(stage.kind), width=160, output_format="PNG")
     lo, hi = stage_limits(arr, stage.kind)
     st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
-    st.caption(stage.explanation)
+    st.caption(stage_explanation(stage.explanation, trained))
 
 
 def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -> None:
@@ -202,11 +204,11 @@ with stages_place if show.on else st.container():
     for block in ("1", "2", "3"):
         for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
             with col:
-                show_stage(name + block, acts, pictures, per_map)
+                show_stage(name + block, acts, pictures, per_map, ctx.trained)
     st.markdown("##### The classifier head")
     for col, name in zip(st.columns(3), ("flatten", "fc1", "relu4"), strict=True):
         with col:
-            show_stage(name, acts, pictures, per_map)
+            show_stage(name, acts, pictures, per_map, ctx.trained)
     st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
     logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
     st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)

@@ -62,16 +62,13 @@ if show.shows("table"):
         }
         for r in rows
     )
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        height=35 * (len(table) + 1) + 3,  # every row visible, no inner scrolling
-        column_config={
-            "parameters": st.column_config.NumberColumn(format="localized"),
-            "trainable": st.column_config.NumberColumn(format="localized"),
-        },
-        key="net_table",
+    # A static table: every column is shown whole at any width (it scrolls sideways on a
+    # phone) instead of an interactive grid that clips its columns at 1280 px.
+    st.table(
+        table.assign(
+            parameters=table["parameters"].map("{:,}".format),
+            trainable=table["trainable"].map("{:,}".format),
+        ).set_index("name")
     )
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters in all", f"{total:,}")

@@ -354,3 +354,14 @@ def test_presenting_puts_the_maps_first_and_hides_the_chosen_sections() -> None:
     assert subheaders[0] == "Every stage, every map"
     assert "What the model sees" not in subheaders and "conv1's 32 filters" not in subheaders
     assert heading(at)  # the answer stays on the screen, above the maps
+
+
+def test_untrained_weights_do_not_call_their_filters_learned(at: AppTest) -> None:
+    trained = " ".join(c.value for c in at.caption)
+    assert "one learned 3×3 filter" in trained
+    untrained = next(c.key for c in builtin_weights() if c.path is None)
+    at.selectbox(key="net_weights").set_value(untrained).run()
+    assert not at.exception
+    text = " ".join(c.value for c in at.caption)
+    assert "learned" not in text.replace("not learned anything", "")
+    assert "one random (untrained) 3×3 filter" in text

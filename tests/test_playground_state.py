@@ -163,3 +163,14 @@ def test_result_colours_follow_the_kernel_unless_chosen() -> None:
     assert result_cmap("auto", blur) == "gray" and result_cmap("auto", edges) == "diverging"
     assert result_cmap("picture", edges) == "gray" and result_cmap("signed", blur) == "diverging"
     assert result_cmap("auto", KERNELS["sharpen"].values) == "gray"
+
+
+def test_long_numbers_are_shown_rounded_and_kept_exact() -> None:
+    from explorer.playground_state import shown_cells, with_edits
+
+    exact = (("0.10000000149011612", "1/9"), ("-0.23851234", "2"))
+    shown = shown_cells(exact)
+    assert shown == (("0.1", "1/9"), ("-0.2385", "2"))
+    assert with_edits(exact, shown, shown) == exact  # nothing typed: every value stays exact
+    typed = (("0.1", "5"), ("-0.2385", "2"))
+    assert with_edits(exact, shown, typed) == (("0.10000000149011612", "5"), exact[1])

@@ -97,6 +97,7 @@ class NetworkContext:
     cpu_model: SimpleCNN  # the same weights on the CPU (the fallback when a GPU fails)
     device: DeviceInfo
     card: dict = field(default_factory=dict)
+    trained: bool = True  # False for the untrained, seeded network: nothing is learned there
 
 
 @st.cache_resource(show_spinner="Loading the network…", max_entries=8)
@@ -185,6 +186,7 @@ def network_sidebar() -> NetworkContext | None:
             cpu_model,
             device,
             choice.card,
+            trained=choice.path is not None,
         )
     upload = bar.file_uploader(
         "SimpleCNN weights (a state_dict saved with torch.save)",

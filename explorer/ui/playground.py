@@ -23,7 +23,7 @@ from explorer.convolution import (
 )
 from explorer.numbers import format_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
-from explorer.playground_state import CHOICES, PlaygroundState
+from explorer.playground_state import CHOICES, PlaygroundState, shown_cells, with_edits
 from explorer.reference import TorchCheck, check_against_torch
 from explorer.samples import load_sample, sample_matrix
 from explorer.share import kernel_cells, link, result_csv
@@ -116,12 +116,14 @@ def kernel_editor() -> PlaygroundState:
         base = current.custom_cells
         key = _editor_key(base)
     ss[EDITOR_BASE_KEY] = base
-    frame = pd.DataFrame([list(row) for row in base], dtype="string")
+    shown = shown_cells(base)  # a learned filter's long decimals, rounded for reading
+    frame = pd.DataFrame([list(row) for row in shown], dtype="string")
     frame.columns = [str(c + 1) for c in range(frame.shape[1])]
     edited = st.data_editor(frame, key=key, hide_index=True)
-    cells = tuple(
+    typed = tuple(
         tuple("" if pd.isna(v) else str(v) for v in row) for row in edited.itertuples(index=False)
     )
+    cells = with_edits(base, shown, typed)  # untouched cells keep their exact values
     if cells != current.custom_cells:
         current = current.with_kernel(cells, origin=current.kernel_origin)
         ss[STATE_KEY] = current  # not _change: the mounted grid already shows these cells
@@ -307,7 +309,8 @@ def output_size_view(
     )
     for col, (side, n, k) in zip(st.columns(2), sides, strict=False):
         steps = output_size_steps(n, k, s.padding, s.stride, s.dilation)
-        col.code(f"{side}: n = {n}, k = {k}\n" + "\n".join(steps), language=None)
+        # Wrapped: the last line of a kernel that does not fit is a whole sentence.
+        col.code(f"{side}: n = {n}, k = {k}\n" + "\n".join(steps), language=None, wrap_lines=True)
 
 
 HEATMAP_MAX_CELLS = 128 * 128  # larger results are shown as a picture, one pixel per value

@@ -1,0 +1,107 @@
+"""Inside the network: how any number of the forward pass was made, which input pixels can reach
+it, where the network looks for its answer, and what a conv3 filter looks for. Top to bottom as
+on the screen; the widgets are in explorer/ui/inside.py."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.errors import literal_markdown
+from explorer.features import preprocess
+from explorer.inside import POOL_SOURCE, explain
+from explorer.network_view import verdict
+from explorer.player import format_value as fmt
+from explorer.receptive_field import receptive_field
+from explorer.samples import gallery, load_gallery_image
+from explorer.ui import inside as view
+from explorer.ui import network as net
+from explorer.ui import widgets
+from explorer.ui.network_input import network_input
+
+widgets.use_app_navigation()
+widgets.page_header(
+    "Inside the network",
+    "Pick any number the network computed for this image and see the arithmetic that made it, "
+    "the input pixels that can reach it, and where the network looked for its answer.",
+)
+ctx = net.network_sidebar()
+if ctx is None:
+    st.stop()
+view.init_inside_state()
+left, right = st.columns([2, 3], gap="large")
+with left:
+    inp = network_input(ctx)
+if inp is None:
+    st.stop()
+acts = widgets.guarded(lambda: net.capture_for(ctx, inp))
+if acts is None:
+    st.stop()
+x = preprocess(inp.image, ctx.preprocessing)
+said = verdict(acts.probabilities, ctx.classes, inp.true_label)
+view.apply_link(acts, ctx.classes)
+
+with right:
+    st.markdown(f"#### {said.sentence()}")
+    st.caption(f"Input: {literal_markdown(inp.description)}.")
+    st.subheader("1 · How one number was made")
+    stage, cell = view.pick_cell(acts, ctx.classes)
+    view.clickable_numbers(acts, stage, cell, ctx.classes)
+
+how = widgets.guarded(lambda: explain(ctx.cpu_model, x, acts, stage, cell))
+if how is None:
+    st.stop()
+view.show_arithmetic(how, ctx.classes)
+if stage in POOL_SOURCE:
+    view.pool_stepper(acts, stage, *cell)
+
+st.subheader("2 · Which input pixels can reach it: the receptive field")
+box = receptive_field(stage, cell)
+pic, words = st.columns([1, 2], gap="large")
+pic.image(view.field_png(net.image_key(inp.image), box, inp.image), width="stretch",
+          caption=f"The input; outlined, the pixels {stage} {cell} can see")  # fmt: skip
+with words:
+    view.show_field_arithmetic(stage, box)
+
+st.subheader("3 · Where the network looks")
+predicted = int(acts.probabilities.argmax())
+if "in_class" not in st.session_state or st.session_state["in_class"] >= len(ctx.classes):
+    st.session_state["in_class"] = predicted
+target = st.selectbox(
+    "Explain the score of", range(len(ctx.classes)), key="in_class",
+    format_func=lambda k: ctx.classes[k] + (" (the network's answer)" if k == predicted else ""),
+)  # fmt: skip
+key = net.image_key(inp.image)
+found = widgets.guarded(
+    lambda: view.attributions(ctx.weights_id, ctx.device.device, key, target, ctx, inp.image)
+)
+if found is not None:
+    pngs = view.attribution_pngs(ctx.weights_id, found.device, key, target, found, inp.image)
+    view.show_attributions(found, pngs, ctx.classes)
+
+st.subheader("4 · What a conv3 filter looks for")
+channel = st.number_input("conv3 map (0–127)", 0, 127, key="in_channel")
+keys, scores = view.gallery_scores(ctx.weights_id, ctx.device.device, ctx.dataset, ctx)
+items = {item.key: item for item in gallery(ctx.dataset)}
+st.markdown(f"**The gallery images that excite conv3 map {channel} most** (its largest value, "
+            "and that cell's receptive field outlined)")  # fmt: skip
+for col, i in zip(st.columns(5), scores.ranking(channel, 5), strict=False):
+    item = items[keys[i]]
+    image = load_gallery_image(item)
+    r, c = (int(v) for v in scores.where[i, channel])
+    peak_box = receptive_field("conv3", (channel, r, c))
+    col.image(
+        view.field_png(net.image_key(image), peak_box, image),
+        width="stretch",
+        caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
+    )
+best = view.maximised_input(ctx, channel, compute=False)
+if best is None and st.button(f"Optimise an input for conv3 map {channel}", key="in_maximise",
+                              icon=":material/auto_awesome:"):  # fmt: skip
+    bar = st.progress(0.0, text="Optimising…")
+    best = view.maximised_input(
+        ctx, channel, progress=lambda k, n: bar.progress(k / n, text=f"Step {k} of {n}")
+    )
+    bar.empty()
+if best is not None:
+    view.show_maximised(best, scores, channel)
+view.sync_link(stage, cell)
