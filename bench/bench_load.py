@@ -572,17 +572,19 @@ def sampled(pid: int, output: Path | None, rate: int = 50) -> Iterator[None]:
 
 
 def top_costs(collapsed: str, within: str, limit: int = 20) -> list[tuple[str, int, int]]:
-    """From py-spy's collapsed stacks (``frame;frame;… count`` a line), the functions that
-    cost most in the samples whose stack passes through a frame containing ``within``:
-    (function, samples in it or below, samples in it alone), by the first, most first."""
+    """From py-spy's collapsed stacks (``frame;frame;… count`` a line), what the code under
+    the first frame containing ``within`` spent its samples on (every frame when ``within`` is
+    ""): (function, samples in it or below, samples in it alone), most first. The frame that
+    contains ``within`` itself comes first, with the total."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if not count.isdigit() or not any(within in f for f in frames):
+        start = next((i for i, f in enumerate(frames) if within in f), None)
+        if not count.isdigit() or start is None:
             continue
-        for frame in set(frames):
+        for frame in set(frames[start:]):
             inclusive[frame] = inclusive.get(frame, 0) + int(count)
         own[frames[-1]] = own.get(frames[-1], 0) + int(count)
     ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:limit]
