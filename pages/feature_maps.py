@@ -151,8 +151,10 @@ if acts is None:
     st.stop()
 said = verdict(acts.probabilities, ctx.classes, inp.true_label)
 with right if input_shown else stages_place:
-    st.markdown(f"#### {said.sentence()}")
-    if input_shown:
+    revealed = net.guess_first(ctx, inp, said.answer)
+    if revealed:
+        st.markdown(f"#### {said.sentence()}")
+    if input_shown and revealed:
         st.markdown("**Probability of each class (softmax)**")
         probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
         st.markdown(net.bars_html(top(probabilities), said.answer, ".1%"), unsafe_allow_html=True)
@@ -211,8 +213,11 @@ with stages_place if show.on else st.container():
             show_stage(name, acts, pictures, per_map, ctx.trained)
     st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
     logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
-    st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
-    if len(ctx.classes) > CLASSES_SHOWN:
+    if revealed:
+        st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
+    else:
+        st.caption("The scores appear once you have made your guess above.")
+    if revealed and len(ctx.classes) > CLASSES_SHOWN:
         st.caption(f"The {CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
 
 if show.shows("detail"):

@@ -365,3 +365,17 @@ def test_untrained_weights_do_not_call_their_filters_learned(at: AppTest) -> Non
     text = " ".join(c.value for c in at.caption)
     assert "learned" not in text.replace("not learned anything", "")
     assert "one random (untrained) 3×3 filter" in text
+
+
+def test_guess_first_hides_the_answer_until_a_class_is_picked(at: AppTest) -> None:
+    answer = heading(at).split("**")[1]
+    at.toggle(key="fm_guess_on").set_value(True).run()
+    assert not at.exception
+    assert not [m for m in at.markdown if m.value.startswith("#### The network says")]
+    assert not any(m.value.startswith("**Probability of each class") for m in at.markdown)
+    pick = next(w for w in at.get("button_group") if w.key and w.key.startswith("fm_guess_"))
+    pick.set_value(answer).run()
+    assert not at.exception
+    assert heading(at).split("**")[1] == answer
+    line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
+    assert f"**{answer}**: the same as the network" in line and "**1 of 1**" in line

@@ -161,7 +161,9 @@ def network_sidebar() -> NetworkContext | None:
         st.session_state["net_weights"] = options[0]
     bar = st.sidebar
     bar.header("The network")
-    key = bar.selectbox(
+    # The weights are chosen on the page itself, not in the sidebar: on a phone the sidebar is
+    # folded away, and which network runs is the first thing a student changes.
+    key = st.columns([2, 3])[0].selectbox(
         "Weights",
         options,
         format_func=lambda k: choices[k].label if k in choices else "Upload your own (.pt)",
@@ -206,7 +208,7 @@ def network_sidebar() -> NetworkContext | None:
         help="Decides the class names, the normalisation and how drawings are prepared.",
     )
     if upload is None:
-        st.info("Upload a weights file in the sidebar, or choose built-in weights.")
+        st.info("Upload a weights file in the sidebar (☰ on a phone), or choose built-in weights.")
         return None
     data = upload.getvalue()
     sha = hashlib.sha256(data).hexdigest()
@@ -490,3 +492,43 @@ def gallery_picker(dataset: str, keys: list[str], key: str = "fm_gallery_grid") 
         height=rows * 70 + 40,
         column_config={c: st.column_config.ImageColumn(" ", width="small") for c in frame.columns},
     )
+
+
+def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str) -> bool:
+    """ "What will the network say?": with the switch on, the student picks a class before the
+    answer is revealed, then sees whether the network agreed, with a running score for the
+    session. Returns whether the answer may be shown (always, with the switch off)."""
+    ss = st.session_state
+    on = st.toggle(
+        "Guess first: what will the network say?",
+        key="fm_guess_on",
+        help="Pick a class before the network's answer and probabilities are shown.",
+    )
+    if not on:
+        return True
+    guesses: dict[str, str] = ss.setdefault("fm_guesses", {})
+    which = f"{ctx.weights_id}:{image_key(inp.image).hex()}"
+    if which not in guesses:
+        pick_key = "fm_guess_" + hashlib.sha256(which.encode()).hexdigest()[:12]
+
+        def guessed() -> None:
+            if ss.get(pick_key) is not None:
+                guesses[which] = ss[pick_key]
+                right, asked = ss.get("fm_guess_score", (0, 0))
+                ss["fm_guess_score"] = (right + (ss[pick_key] == answer), asked + 1)
+
+        if len(ctx.classes) <= 12:
+            st.pills("Your guess", list(ctx.classes), key=pick_key, on_change=guessed)
+        else:
+            st.selectbox("Your guess", list(ctx.classes), index=None, key=pick_key,
+                         on_change=guessed)  # fmt: skip
+        st.info("Pick the class you think the network will choose: its answer appears then.")
+        return False
+    right, asked = ss.get("fm_guess_score", (0, 0))
+    mine = guesses[which]
+    verdict = "the same as the network" if mine == answer else f"the network says {answer}"
+    st.markdown(
+        f"You guessed **{mine}**: {verdict}. Your guesses so far: **{right} of {asked}** "
+        "matched the network."
+    )
+    return True
