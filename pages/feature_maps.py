@@ -13,11 +13,13 @@ from explorer.features import (
     SPATIAL_STAGES,
     STAGE_BY_NAME,
     Activations,
+    ModelInput,
     biases,
     filters,
     map_statistics,
     playground_kernel,
 )
+from explorer.model import builtin_weights
 from explorer.network_view import SCALES, legend_text, stage_explanation, verdict
 from explorer.stage_pictures import stage_limits
 from explorer.ui import network as net
@@ -99,6 +101,36 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
                 st.dataframe(numbers.round(4), width="stretch")
 
 
+def compare_networks(ctx: net.NetworkContext, inp: ModelInput, acts: Activations,
+                     per_map: bool) -> None:  # fmt: skip
+    """The same input through a second built-in network, stage by stage, beside this one."""
+    others = [c for c in builtin_weights() if c.key != ctx.weights_id]
+    labels = {c.key: c.label for c in others}
+    other = st.selectbox(
+        "Compare with", [None, *labels], key="fm_compare",
+        format_func=lambda k: "— no comparison —" if k is None else labels[k],
+        help="The same 32×32 input through other weights: trained against untrained, or "
+        "CIFAR-10 against MNIST. Each network normalises the input its own way.",
+    )  # fmt: skip
+    if other is None:
+        return
+    ctx2 = net.builtin_context(other, ctx.device)
+    acts2 = widgets.guarded(lambda: net.capture_for(ctx2, inp))
+    if acts2 is None:
+        return
+    key = net.image_key(inp.image)
+    pictures = net.stage_pictures(ctx.weights_id, acts.device, key, per_map, acts)
+    pictures2 = net.stage_pictures(ctx2.weights_id, acts2.device, key, per_map, acts2)
+    left, right = st.columns(2, gap="large")
+    for column, c, a in ((left, ctx, acts), (right, ctx2, acts2)):
+        said = verdict(a.probabilities, c.classes, inp.true_label)
+        column.markdown(f"**{c.label}** says **{said.answer}** ({said.probability:.1%})")
+    for name in SPATIAL_STAGES:
+        left, right = st.columns(2, gap="large")
+        left.image(pictures[name], caption=STAGE_BY_NAME[name].title, output_format="PNG")
+        right.image(pictures2[name], caption=STAGE_BY_NAME[name].title, output_format="PNG")
+
+
 def playground_sender(ctx: net.NetworkContext) -> None:
     """Choose a conv1 filter and a channel; the button opens it in the playground."""
     c1, c2 = st.columns(2)
@@ -118,7 +150,8 @@ def playground_sender(ctx: net.NetworkContext) -> None:
 # ----------------------------------------------------------------------------- the page
 
 SECTIONS = {"input": "The input and the answer", "sees": "What the model sees",
-            "detail": "One map up close", "filters": "conv1's 32 filters"}  # fmt: skip
+            "compare": "Side by side with another network", "detail": "One map up close",
+            "filters": "conv1's 32 filters"}  # fmt: skip
 
 widgets.use_app_navigation()
 show = widgets.presenter("feature_maps", SECTIONS)
@@ -219,6 +252,10 @@ with stages_place if show.on else st.container():
         st.caption("The scores appear once you have made your guess above.")
     if revealed and len(ctx.classes) > CLASSES_SHOWN:
         st.caption(f"The {CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
+
+if show.shows("compare"):
+    st.subheader(SECTIONS["compare"])
+    compare_networks(ctx, inp, acts, per_map)
 
 if show.shows("detail"):
     st.subheader(SECTIONS["detail"])

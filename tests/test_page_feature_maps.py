@@ -379,3 +379,19 @@ def test_guess_first_hides_the_answer_until_a_class_is_picked(at: AppTest) -> No
     assert heading(at).split("**")[1] == answer
     line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
     assert f"**{answer}**: the same as the network" in line and "**1 of 1**" in line
+
+
+def test_side_by_side_runs_the_same_input_through_another_network(at: AppTest) -> None:
+    untrained = next(c for c in builtin_weights() if c.path is None)
+    at.selectbox(key="fm_compare").set_value(untrained.key).run()
+    assert not at.exception
+    lines = [m.value for m in at.markdown if " says **" in m.value and m.value.startswith("**")]
+    assert len(lines) == 2 and lines[1].startswith(f"**{untrained.label}** says")
+    # The untrained network's answer from its own seeded initialisation, run by plain PyTorch
+    # on the same input (normalised as that network expects).
+    from explorer.model import load_choice
+
+    assert untrained.preprocessing == builtin_weights()[0].preprocessing
+    with torch.no_grad():
+        logits = load_choice(untrained).eval()(reference_input(at))[0]
+    assert f"says **{untrained.classes[int(logits.argmax())]}**" in lines[1]

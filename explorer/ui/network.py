@@ -173,23 +173,8 @@ def network_sidebar() -> NetworkContext | None:
     )
     device = _device_picker()
     if key in choices:
-        choice = choices[key]
-        model = builtin_model(key, device.device)
-        cpu_model = model if device.device == "cpu" else builtin_model(key, "cpu")
-        _model_card(choice.card)
-        dataset = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
-        return NetworkContext(
-            key,
-            choice.label,
-            choice.classes,
-            choice.preprocessing,
-            dataset,
-            model,
-            cpu_model,
-            device,
-            choice.card,
-            trained=choice.path is not None,
-        )
+        _model_card(choices[key].card)
+        return builtin_context(key, device)
     upload = bar.file_uploader(
         "SimpleCNN weights (a state_dict saved with torch.save)",
         # Other kinds are accepted here so that our checks can say what the file is and how
@@ -239,6 +224,20 @@ def network_sidebar() -> NetworkContext | None:
         cpu_model,
         device,
     )
+
+
+def builtin_context(key: str, device: DeviceInfo) -> NetworkContext:
+    """A built-in network on ``device`` (shared, cached) with what the pages need to know."""
+    from explorer.model import builtin_weights
+
+    choice = {c.key: c for c in builtin_weights()}[key]
+    model = builtin_model(key, device.device)
+    cpu_model = model if device.device == "cpu" else builtin_model(key, "cpu")
+    dataset = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
+    return NetworkContext(
+        key, choice.label, choice.classes, choice.preprocessing, dataset, model, cpu_model,
+        device, choice.card, trained=choice.path is not None,
+    )  # fmt: skip
 
 
 def _model_card(card: dict) -> None:
