@@ -111,7 +111,9 @@ def _clamp(key: str, size: int) -> None:
 
 
 def stage_label(name: str) -> str:
-    return STAGE_BY_NAME[name].title if name in STAGE_BY_NAME else name
+    if name == "dropout":  # the feature-maps page shows it with relu4: it changes nothing
+        return "dropout — off in evaluation mode"
+    return STAGE_BY_NAME[name].title
 
 
 def pick_cell(acts: Activations, classes: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
@@ -173,7 +175,7 @@ def clickable_numbers(acts: Activations, stage: str, cell: tuple[int, ...], clas
     arr = acts.stages[stage]
     values = arr[cell[0]] if arr.ndim == 3 else arr
     table = _as_table(np.asarray(values, dtype=np.float64), stage, classes)
-    kind = STAGE_BY_NAME[stage].kind
+    kind = STAGE_BY_NAME["relu4" if stage == "dropout" else stage].kind
     cmap = "diverging" if kind == "signed" else "viridis"
     colours = render.colourise(table.to_numpy(), cmap)
     css = [[f"background-color: rgb({r},{g},{b}); color: {pics._ink(np.array((r, g, b)))}"
@@ -214,19 +216,24 @@ def agreement(how: CellRecord) -> str:
     )
 
 
+def channel_label(how: ConvCell, i: int) -> str:
+    return f"input {'RGB'[i]}" if how.source == "input" else f"{how.source} channel {i}"
+
+
 def show_conv(how: ConvCell) -> None:
     c, r, col = how.cell
     n = len(how.channel_sums)
+    maps = "the input's 3 colour channels" if how.source == "input" else f"{how.source}'s {n} maps"
     st.markdown(
-        f"**{_name(how.stage, how.cell)} = {fmt(how.value)}**: the 3×3 window of {how.source}'s "
-        f"{n} map{'s' if n > 1 else ''} centred on row {r}, column {col}, times {how.stage}'s "
-        f"filter {c} ({n} slices of 3×3), everything added, plus the bias."
+        f"**{_name(how.stage, how.cell)} = {fmt(how.value)}**: the 3×3 window of {maps} "
+        f"centred on row {r}, column {col}, times {how.stage}'s filter {c} ({n} slices of 3×3), "
+        "everything added, plus the bias."
     )
     lo_w = float(np.abs(how.window).max()) or 1.0
     lo_k = float(np.abs(how.weights).max()) or 1.0
     lo_p = float(np.abs(how.products).max()) or 1.0
     for i in how.shown:
-        label = f"{how.source} channel {i}" if how.source != "input" else f"input {'RGB'[i]}"
+        label = channel_label(how, i)
         html = pics.equation_html([
             pics.captioned_html(label, pics.number_grid_html(
                 how.window[i], "diverging", 36, lo=-lo_w, hi=lo_w, blank=~how.inside)),
@@ -242,7 +249,7 @@ def show_conv(how: ConvCell) -> None:
         st.markdown(html, unsafe_allow_html=True)
     if not how.inside.all():
         st.caption("Grey cells hang over the edge of the map: padding, which counts as 0.")
-    rows = [f"| {how.source} channel {i} | {fmt(how.channel_sums[i])} |" for i in how.shown]
+    rows = [f"| {channel_label(how, i)} | {fmt(how.channel_sums[i])} |" for i in how.shown]
     others = n - len(how.shown)
     if others:
         rows.append(f"| the other {others} channels, summed | {fmt(how.rest)} |")
