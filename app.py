@@ -9,5 +9,6 @@ pages = [
     st.Page("pages/convolution.py", title="Convolution playground", icon=":material/grid_on:"),
     st.Page("pages/network.py", title="The network", icon=":material/account_tree:"),
     st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
+    st.Page("pages/inside.py", title="Inside the network", icon=":material/calculate:"),
 ]
 st.navigation(pages).run()
