@@ -7,8 +7,8 @@ Streamlit-free; the pages offer the results as downloads.
   stays a crisp square), with its colour bar and the numbers the bar's ends stand for.
 - ``montage_png`` — a network stage's feature maps (``stage_pictures.stage_montage``) the same
   way, with the stage's colour bar.
-- ``animation_gif`` / ``animation_webp`` — the window sliding over the padded input while the
-  output fills in, cell by cell, as an animated picture (``animation_frames`` are its frames).
+- ``animation_gif`` — the window sliding over the padded input while the output fills in,
+  cell by cell, as an animated GIF (``animation_frames`` are its frames).
 - ``playground_code`` — a short NumPy + PyTorch script that recomputes the playground's result
   exactly, with the textbook double loop and ``F.conv2d`` side by side, and checks they agree;
   ``code_input_png`` is the picture file that script reads (None when it writes the numbers
@@ -58,12 +58,9 @@ BAR_BORDER: RGB = (160, 160, 160)
 
 @functools.lru_cache(maxsize=32)
 def _font(size: int) -> Font:
-    """Pillow's own font at ``size`` px (Aileron, bundled with Pillow ≥ 10.1 and drawn by
-    FreeType); the tiny fixed bitmap font where Pillow was built without FreeType."""
-    try:
-        return ImageFont.load_default(size=size)
-    except (ImportError, OSError, TypeError):
-        return ImageFont.load_default()
+    """Pillow's own font at ``size`` px: Aileron, bundled with Pillow ≥ 10.1 and drawn by
+    FreeType (which Pillow's wheels include), so nothing is read from disk or the network."""
+    return ImageFont.load_default(size=size)
 
 
 # Characters the app writes that the built-in font lacks, and what is drawn instead.
@@ -152,10 +149,11 @@ class _Bar:
 
 
 def _value_labels(lo: float, hi: float, cmap: render.ColourMap) -> tuple[tuple[str, float], ...]:
-    """The bar's end values, and 0 where it lies inside a diverging bar (white = 0)."""
+    """The bar's end values, and 0 in the middle of a diverging bar symmetric about 0 (its
+    white; with a range given by hand, white is the middle, whatever value that is)."""
     labels = [(format_value(lo), 0.0), (format_value(hi), 1.0)]
-    if cmap == "diverging" and lo < 0 < hi:
-        labels.insert(1, ("0", -lo / (hi - lo)))
+    if cmap == "diverging" and lo == -hi:
+        labels.insert(1, ("0", 0.5))
     return tuple(labels)
 
 
@@ -280,7 +278,8 @@ def result_slide(
     result = np.asarray(result, dtype=np.float64)
     if result.ndim not in (2, 3) or result.size == 0:
         raise ValueError(f"A result is H×W or C×H×W numbers, not shape {result.shape}.")
-    factor = slide_factor(*result.shape[-2:], min_side=min_side)
+    height, width = result.shape[-2:]
+    factor = slide_factor(height, width, min_side)
     if result.ndim == 3:
         picture = render.enlarge(render.channels_picture(result), factor)
         names = "red, green and blue" if result.shape[0] == 3 else "each channel"
@@ -291,7 +290,8 @@ def result_slide(
         return _compose(picture, factor, title, None, note)
     lo, hi = render.value_range(result, cmap, vmin, vmax)
     picture = render.enlarge(render.colourise(result, cmap, vmin, vmax), factor)
-    note = "blue = negative · white = 0 · red = positive" if cmap == "diverging" else ""
+    symmetric = cmap == "diverging" and lo == -hi
+    note = "blue = negative · white = 0 · red = positive" if symmetric else ""
     bar = _Bar(cmap, lo, hi, _value_labels(lo, hi, cmap), note)
     if numbers is None:
         numbers = max(result.shape) <= NUMBERS_MAX_SIDE
@@ -331,7 +331,7 @@ def montage_slide(
     scale: ScaleMode = "layer",
     title: str | None = None,
     *,
-    tile_px: int = 64,
+    tile_px: int = 100,
 ) -> Slide:
     """A stage's C×H×W maps as ``stage_pictures.stage_montage`` draws them on the page, with a
     title and the stage's colour bar (see :func:`montage_png`)."""
@@ -349,11 +349,12 @@ def montage_slide(
         note = "blue = negative · white = 0 · red = positive" if kind == "signed" else ""
     else:
         lo, hi = 0.0, 1.0
-        low_end = "each map's lowest" if kind == "signed" else "0"
-        labels = ((low_end, 0.0), ("each map's highest", 1.0))
-        if kind == "signed":
-            labels = (labels[0], ("0", 0.5), labels[1])
-        note = "Each map is coloured on its own range."
+        if kind == "signed":  # each map symmetric about 0 on its own largest size, m
+            labels = (("-m", 0.0), ("0", 0.5), ("m", 1.0))
+            note = "Each map on its own range: m is its largest size (|value|)."
+        else:
+            labels = (("0", 0.0), ("m", 1.0))
+            note = "Each map on its own range: m is its largest value."
     factor = max(1, round(tile_px / maps.shape[-1]))
     return _compose(picture, factor, title, _Bar(cmap, lo, hi, labels, note))
 
@@ -364,7 +365,7 @@ def montage_png(
     scale: ScaleMode = "layer",
     title: str | None = None,
     *,
-    tile_px: int = 64,
+    tile_px: int = 100,
 ) -> bytes:
     """A network stage's feature maps as one PNG: ``stage_montage(maps, kind, scale, tile_px)``
     (C×H×W maps, 8 or 16 a row, map 0 top left) under an optional one-line ``title``, with the
@@ -523,11 +524,10 @@ def animation_frames(
 
     Each shows the padded input in gray (``colourise(padded, "gray")``, black to white over its
     range as the player draws it; a cyan line where the image ends and the padding begins),
-    the current window outlined in orange (its
-    taps marked when dilated), the output with every cell up to this window filled in with
-    ``colourise(trace.output())``'s colours (one range for the whole animation, so a cell never
-    changes colour) and the rest light gray, the current output cell outlined, and two lines
-    of text: the window's number and its sum written out.
+    the current window outlined in orange (its taps marked when dilated), the output with
+    every cell up to this window in ``colourise(trace.output())``'s colours (one range for the
+    whole animation, so a cell never changes colour) and the rest light gray, the current
+    output cell outlined, and two lines of text: the window's number and its sum written out.
     """
     layout = animation_layout(trace, max_frames, loop_seconds)
     cell, w = layout.cell_px, layout.outline_px
@@ -558,12 +558,12 @@ def animation_frames(
         f", padded by {p} ({s.padding_mode})" if p else ""
     )
     output_heading = f"Output, {ow}x{oh}"
-    for text, x, span in ((input_heading, ix, wp * cell), (output_heading, ox, ow * cell)):
-        strip_width = max(span, 10)
-        strip = _text_strip(
-            drawable_text(text), HEADING_PX, min(strip_width + 200, width - x), HEADING_PX + 6, "l"
-        )
-        base[heading_y : heading_y + strip.shape[0], x : x + strip.shape[1]] = strip
+    # Each heading has the width of its panel (and the gap after the input's): a long one is
+    # cut short rather than run into the other.
+    spans = ((input_heading, ix, wp * cell + PANEL_GAP - 8), (output_heading, ox, width - ox))
+    for text, x, span in spans:
+        strip = _text_strip(drawable_text(text), HEADING_PX, span, HEADING_PX + 6, "l")
+        base[heading_y : heading_y + strip.shape[0], x : x + span] = strip
 
     filled = np.empty((oh * cell, ow * cell, 3), dtype=np.uint8)
     filled[...] = EMPTY
@@ -642,15 +642,34 @@ def _gif_mapping() -> tuple[np.ndarray, np.ndarray]:
 _FRAME_CODES, _GIF_INDEX = _gif_mapping()
 
 
-def _gif_frame(frame: np.ndarray) -> Image.Image:
-    """An RGB frame (its colours all from ``_gif_mapping``) → a "P" image on GIF_PALETTE."""
+TRANSPARENT = len(GIF_PALETTE)  # the free index: "as in the previous frame"
+
+
+def _gif_indices(frame: np.ndarray) -> np.ndarray:
+    """An RGB frame (its colours all from ``_gif_mapping``) → H×W indices into GIF_PALETTE."""
     codes = _codes(frame)
     where = np.minimum(np.searchsorted(_FRAME_CODES, codes), len(_FRAME_CODES) - 1)
     if not np.array_equal(_FRAME_CODES[where], codes):
         raise AssertionError("a frame holds a colour of neither map")  # a bug, never input
-    image = Image.fromarray(_GIF_INDEX[where])  # "L": indices
-    image.putpalette(GIF_PALETTE.ravel().tolist())  # now "P" with our palette
-    return image
+    return _GIF_INDEX[where]
+
+
+def _gif_frames(frames: Iterator[np.ndarray]) -> Iterator[Image.Image]:
+    """RGB frames → "P" images on GIF_PALETTE, each after the first with the pixels that did
+    not change marked TRANSPARENT: the viewer keeps the previous frame's pixels there, and
+    long runs of one index compress to almost nothing. (Pillow's ``optimize`` does the same
+    but keeps a second copy of every frame: twice the memory.)"""
+    palette = [*GIF_PALETTE.ravel().tolist(), *WHITE]  # TRANSPARENT drawn white, never seen
+    previous = None
+    for frame in frames:
+        indices = _gif_indices(frame)
+        shown = indices.copy()
+        if previous is not None:
+            shown[indices == previous] = TRANSPARENT
+        previous = indices
+        image = Image.fromarray(shown)  # "L": indices
+        image.putpalette(palette)  # now "P" on our palette
+        yield image
 
 
 def animation_gif(
@@ -664,50 +683,26 @@ def animation_gif(
     ``max_frames`` bounds the frames (windows sampled evenly, the first and last always
     included); each frame stays ``loop_seconds`` / frames (60 ms to 1.5 s), the last 2.5 s.
     A GIF holds at most 256 colours, so each gray and diverging shade is the nearest colour
-    of a fixed palette, at most one step of its map from the page's (for the exact colours,
-    use :func:`animation_webp`). 64×64 with a 7×7 kernel and padding 3 stays under 2 MB.
+    of a fixed palette, at most one step of its map from the page's (``animation_frames`` has
+    the exact colours). 64×64 with a 7×7 kernel and padding 3 stays under 2 MB.
     """
     layout = animation_layout(trace, max_frames, loop_seconds)
-    frames = [_gif_frame(frame) for frame in animation_frames(trace, max_frames, loop_seconds)]
+    frames = _gif_frames(animation_frames(trace, max_frames, loop_seconds))
+    first = next(frames)
     out = io.BytesIO()
-    # optimize: each frame stores only what changed since the previous one, unchanged pixels
-    # as transparent (a free palette index): ~330 KB instead of ~1.8 MB for 64×64 and 7×7.
-    frames[0].save(
+    # disposal 1: each frame is drawn over the previous one, so its transparent pixels show
+    # what was there (~330 KB for 64×64 and a 7×7 kernel instead of ~1.8 MB).
+    # Pillow copies each frame as it reads it: handing them over one at a time keeps one copy.
+    first.save(
         out,
         format="GIF",
         save_all=True,
-        append_images=frames[1:],
+        append_images=frames,
         duration=list(layout.durations_ms),
         loop=0,
-        optimize=True,
+        optimize=False,
+        transparency=TRANSPARENT,
         disposal=1,
-    )
-    return out.getvalue()
-
-
-def animation_webp(
-    trace: WindowTrace,
-    max_frames: int = MAX_FRAMES,
-    loop_seconds: float = LOOP_SECONDS,
-) -> bytes:
-    """:func:`animation_gif`'s animation as a lossless animated WebP: exactly the page's
-    colours, and smaller; every browser plays it, older slide software may not."""
-    layout = animation_layout(trace, max_frames, loop_seconds)
-    frames = [Image.fromarray(f) for f in animation_frames(trace, max_frames, loop_seconds)]
-    out = io.BytesIO()
-    # One key frame: every later frame stores only its changes (with libwebp's default of a
-    # key frame every few frames, 64×64 and 7×7 takes ~1.4 MB instead of ~0.15 MB).
-    frames[0].save(
-        out,
-        format="WEBP",
-        save_all=True,
-        append_images=frames[1:],
-        duration=list(layout.durations_ms),
-        loop=0,
-        lossless=True,
-        method=4,
-        kmin=len(frames),
-        kmax=len(frames) + 1,
     )
     return out.getvalue()
 
@@ -794,7 +789,7 @@ def _input_lines(
     if not picture.is_colour:
         return [
             *lines,
-            f'image = np.asarray(Image.open({path}).convert("L"), dtype=np.float64)  # H×W gray',
+            f'image = np.asarray(Image.open({path}).convert("L"), dtype=np.float64)  # H×W',
         ]
     lines.append(f'rgb = np.asarray(Image.open({path}).convert("RGB"), dtype=np.float64)  # H×W×3')
     if mode != "plane":
@@ -890,8 +885,11 @@ def playground_code(
         lines.append(f'x = F.pad(x, (padding, padding, padding, padding), mode="{pad_mode}")')
     if mode == "per_channel":
         conv_args += ", groups=3"
-    index = "[0]" if mode == "per_channel" else "[0, 0]"
-    lines.append(f"torch_result = F.conv2d(x, weight, {conv_args}){index}.numpy()")
+    lines.append(f"out = F.conv2d(x, weight, {conv_args})")
+    if mode == "per_channel":
+        lines.append("torch_result = out[0].numpy()  # 3×H'×W': the batch's only picture")
+    else:
+        lines.append("torch_result = out[0, 0].numpy()  # H'×W': its only picture and channel")
 
     # The loop
     numpy_mode = _NUMPY_PAD_MODES[pad_mode]
@@ -912,7 +910,7 @@ def playground_code(
         if mode == "per_channel"
         else "result = np.zeros((out_h, out_w))",
     ]
-    if image[..., :, :].size > 250_000:
+    if picture.full.size > 250_000:
         lines.append(
             "# The loop visits every output cell: on a picture this large, that takes a while."
         )

@@ -31,7 +31,9 @@ def decode(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def centres(pixels: np.ndarray, origin: tuple[int, int], cell: int, shape: tuple[int, int]):
+def centres(
+    pixels: np.ndarray, origin: tuple[int, int], cell: int, shape: tuple[int, ...]
+) -> np.ndarray:
     """The pixel at the centre of every cell of an H×W grid drawn at ``origin``."""
     x0, y0 = origin
     rows = y0 + np.arange(shape[0]) * cell + cell // 2
@@ -161,8 +163,8 @@ def test_montage_png_holds_the_stage_montage_exactly() -> None:
     from explorer.stage_pictures import stage_limits, stage_montage
 
     maps = np.random.default_rng(3).normal(size=(16, 8, 8))
-    png = export.montage_png(maps, "signed", "layer", title="conv2")
-    slide = export.montage_slide(maps, "signed", "layer", title="conv2")
+    png = export.montage_png(maps, "signed", "layer", title="conv2", tile_px=64)
+    slide = export.montage_slide(maps, "signed", "layer", title="conv2", tile_px=64)
     pixels = decode(png)
     np.testing.assert_array_equal(pixels, slide.pixels)
     picture = stage_montage(maps, "signed", "layer", tile_px=64)
@@ -173,7 +175,7 @@ def test_montage_png_holds_the_stage_montage_exactly() -> None:
     lo, hi = stage_limits(maps, "signed")
     assert [t for t, _ in slide.bar_labels] == [format_value(lo), "0", format_value(hi)]
     per_map = export.montage_slide(np.abs(maps), "nonneg", "map")
-    assert [t for t, _ in per_map.bar_labels] == ["0", "each map's highest"]
+    assert [t for t, _ in per_map.bar_labels] == ["0", "m"]
 
 
 # ============================================================================================
@@ -258,7 +260,7 @@ def test_frames_sample_many_windows_evenly_first_and_last_included() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n_windows", "seconds"), [(1, (1, 5)), (9, (10, 16)), (25, (10, 16)), (4096, (10, 16))]
+    ("n_windows", "seconds"), [(1, (1, 5)), (9, (10, 15)), (25, (10, 15)), (4096, (10, 15))]
 )
 def test_one_loop_lasts_ten_to_fifteen_seconds(n_windows: int, seconds: tuple[int, int]) -> None:
     trace = window_trace(np.zeros((1, n_windows)), np.ones((1, 1)))
@@ -293,15 +295,6 @@ def test_gif_plays_the_frames(small_trace: WindowTrace) -> None:
     assert tuple(durations) == layout.durations_ms
     for k, frame in enumerate(frames):
         check_frame(frame, small_trace, layout, k, colour_tolerance=GIF_TOLERANCE)
-
-
-def test_webp_is_lossless_and_plays_the_frames_exactly(small_trace: WindowTrace) -> None:
-    expected = list(export.animation_frames(small_trace))
-    with Image.open(io.BytesIO(export.animation_webp(small_trace))) as webp:
-        assert webp.format == "WEBP" and webp.n_frames == len(expected)
-        for k in (0, 7, len(expected) - 1):
-            webp.seek(k)
-            np.testing.assert_array_equal(np.asarray(webp.convert("RGB")), expected[k])
 
 
 def test_largest_animation_the_page_plays_stays_small() -> None:
@@ -468,11 +461,15 @@ def test_code_writes_user_text_only_into_comments() -> None:
     assert all(line.startswith("#") for line in code.splitlines() if "owned" in line)
 
 
-def test_code_is_short_and_plain(code_runs: dict[str, dict]) -> None:
-    state, upload = CODE_CASES["colour_per_channel"]
+@pytest.mark.parametrize("case", CODE_CASES)
+def test_code_is_short_and_plain(case: str) -> None:
+    state, upload = CODE_CASES[case]
     code = export.playground_code(state, picture_for(state, upload))
-    assert 20 <= len(code.splitlines()) <= 50
-    assert max(len(line) for line in code.splitlines()) <= 100
+    lines = code.splitlines()
+    matrix_rows = len(picture_for(state, upload).full) if "image = np.array([" in code else 0
+    assert 20 <= len(lines) - matrix_rows <= 50
+    assert max(len(line) for line in lines) <= 100
+    assert "eval(" not in code and "exec(" not in code
 
 
 def test_code_for_a_picture_matches_when_run_on_its_own(tmp_path: Path) -> None:
