@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
+import html
 
 
 def shown(markdown: str) -> str:
     """Markdown as the screen shows it. Text that quotes user input (a file name, a link's
-    value, a weights key) is escaped with backslashes so it can't become markup; the screen
-    shows the characters themselves."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    value, a weights key) has its punctuation written as character references so it can't
+    become markup, and an invisible word joiner keeps bare addresses from becoming links; the
+    screen shows the characters themselves."""
+    return html.unescape(markdown).replace("\u2060", "")

@@ -59,8 +59,15 @@ def init_network_state() -> None:
 
 
 def link_warnings() -> list[str]:
-    """What the link asked for that could not be used (once, on the first visit)."""
-    return st.session_state.pop("net_link_warnings", [])
+    """What the link asked for that could not be used: shown from the first visit until the
+    student changes the set-up (the weights, the image, the map or the colours)."""
+    from explorer.network_link import PARAMS
+
+    ss = st.session_state
+    now = {key: ss.get(key) for key in PARAMS}
+    if ss.setdefault("net_link_snapshot", now) != now:
+        ss.pop("net_link_warnings", None)
+    return ss.get("net_link_warnings", [])
 
 
 def keep_address(

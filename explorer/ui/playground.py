@@ -51,8 +51,10 @@ def state() -> PlaygroundState:
 
 
 def link_warnings() -> list[str]:
-    """What the link asked for that could not be used (once, on the first visit)."""
-    return ss.pop("conv_link_warnings", [])
+    """What the link asked for that could not be used: shown from the first visit until the
+    student changes the set-up (reruns that change nothing, like the player reporting its
+    position, keep them on the screen)."""
+    return ss.get("conv_link_warnings", [])
 
 
 def adopt(new: PlaygroundState) -> None:
@@ -65,6 +67,7 @@ def adopt(new: PlaygroundState) -> None:
 
 
 def _change(new: PlaygroundState) -> None:
+    ss.pop("conv_link_warnings", None)  # the student has moved on from the link
     if new.custom_cells != ss[STATE_KEY].custom_cells:  # a new kernel: a fresh editor shows it
         for key in (EDITOR_BASE_KEY, *SIZE_KEYS):
             ss.pop(key, None)
@@ -127,6 +130,7 @@ def kernel_editor() -> PlaygroundState:
     if cells != current.custom_cells:
         current = current.with_kernel(cells, origin=current.kernel_origin)
         ss[STATE_KEY] = current  # not _change: the mounted grid already shows these cells
+        ss.pop("conv_link_warnings", None)
     return current
 
 
