@@ -66,6 +66,14 @@ def kernel_input(state: PlaygroundState) -> tuple[PlaygroundState, np.ndarray | 
     return state, widgets.guarded(state.kernel)
 
 
+def kernel_title(state: PlaygroundState) -> str:
+    """The kernel's name for a slide's title (a custom kernel says where it came from)."""
+    s = state.settings
+    how = f"padding {s.padding}, stride {s.stride}, dilation {s.dilation}"
+    name = KERNELS[state.preset].name if state.preset in KERNELS else "Custom kernel"
+    return f"{name} ({how})"
+
+
 def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState) -> None:
     if picture.is_colour:
         pg.choice(st.radio, "result_mode", "Apply the kernel to", horizontal=True)
@@ -77,7 +85,7 @@ def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState
         if channels != "per_channel":
             pg.choice(st.radio, "result_colours", "Colours of the result")
         pg.torch_check_view(pg.conv_torch_check(image, kernel, state.settings, channels))
-        pg.downloads(result, kernel)
+        pg.downloads(result, kernel, cmap, kernel_title(state))
 
 
 # ----------------------------------------------------------------------------- the page
@@ -155,6 +163,8 @@ with player_place if show.on else st.container():
                 "a time, takes every `dilation`-th pixel inside it, and for a true "
                 "convolution flips `kernel`."
             )
+            pg.code_view(state, picture)
+        pg.animation_download(trace, picture.working, kernel, state.settings)
 
 if show.shows("result"):
     st.header(SECTIONS["result"])

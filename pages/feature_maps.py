@@ -47,6 +47,12 @@ def show_stage(
     lo, hi = stage_limits(arr, stage.kind)
     st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
     st.caption(stage_explanation(stage.explanation, trained))
+    if arr.ndim == 3:
+        st.download_button(
+            "Maps as PNG", lambda: net.montage_png_for(name, per_map, acts),
+            file_name=f"{name}_maps.png", mime="image/png", on_click="ignore", type="tertiary",
+            icon=":material/download:", key=f"fm_dl_{name}",
+        )  # fmt: skip
 
 
 def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -> None:

@@ -460,3 +460,28 @@ def test_the_result_is_shown_in_the_pictures_own_terms(query: dict, bar: str) ->
     bars = [m.value for m in at.markdown if "linear-gradient" in m.value]
     assert len(bars) == 1 and bar in bars[0]
     assert at.radio(key="conv_result_colours").value == query.get("rc", "auto")
+
+
+def test_the_exports_hold_a_slide_an_animation_and_code_that_reproduces_the_result(
+    download_bytes, tmp_path
+) -> None:
+    import subprocess
+    import sys
+
+    at = ok(run(query={"src": "numbers", "k": "laplacian_8", "pad": "1", "stride": "2"}))
+    slide = Image.open(io.BytesIO(download_bytes(at, "Result for a slide (PNG)")))
+    assert slide.format == "PNG" and max(slide.size) >= 800  # scaled up for a slide
+    gif = Image.open(io.BytesIO(download_bytes(at, "Animation as GIF")))
+    assert gif.format == "GIF" and gif.n_frames == 9  # one frame per window of the 3×3 output
+    code = download_bytes(at, "The code (.py)").decode()
+    assert any(code.strip() == c.value.strip() for c in at.code)  # the file is the code shown
+    script = tmp_path / "convolution.py"
+    script.write_text(code + "\nnp.savetxt('out.csv', result, delimiter=',')\n")
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=120,
+                   capture_output=True)  # fmt: skip
+    ours = download_bytes(at, "Result as CSV (exact numbers)").decode()
+    np.testing.assert_allclose(
+        np.loadtxt(tmp_path / "out.csv", delimiter=",", ndmin=2),
+        np.loadtxt(ours.splitlines(), delimiter=",", ndmin=2),
+        rtol=0, atol=1e-9,
+    )  # fmt: skip

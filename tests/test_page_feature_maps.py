@@ -395,3 +395,21 @@ def test_side_by_side_runs_the_same_input_through_another_network(at: AppTest) -
     with torch.no_grad():
         logits = load_choice(untrained).eval()(reference_input(at))[0]
     assert f"says **{untrained.classes[int(logits.argmax())]}**" in lines[1]
+
+
+def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    stored: dict[str, object] = {}
+    add_deferred = MediaFileManager.add_deferred
+
+    def remember(self, fn, *args, **kwargs):
+        file_id = add_deferred(self, fn, *args, **kwargs)
+        stored[file_id] = fn
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT).run()
+    button = next(b.proto for b in at.get("download_button") if b.proto.id.endswith("fm_dl_pool2"))
+    picture = Image.open(io.BytesIO(stored[button.deferred_file_id]()))
+    assert picture.format == "PNG" and picture.size[0] > 400

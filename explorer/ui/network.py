@@ -538,3 +538,13 @@ def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str) -> bool:
         "matched the network."
     )
     return True
+
+
+def montage_png_for(stage: str, per_map: bool, acts: Activations) -> bytes:
+    """A stage's maps as a PNG for a slide, with its title and colour bar (made when the
+    download is clicked)."""
+    from explorer.export import montage_png
+    from explorer.features import STAGE_BY_NAME
+
+    info = STAGE_BY_NAME[stage]
+    return montage_png(acts.stages[stage], info.kind, "map" if per_map else "layer", info.title)

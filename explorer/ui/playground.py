@@ -21,12 +21,21 @@ from explorer.convolution import (
     output_size_steps,
     window_trace,
 )
+from explorer.export import (
+    CODE_FILE_NAME,
+    INPUT_FILE_NAME,
+    animation_gif,
+    code_input_png,
+    playground_code,
+    result_slide_png,
+)
 from explorer.numbers import format_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState, shown_cells, with_edits
 from explorer.reference import TorchCheck, check_against_torch
 from explorer.samples import load_sample, sample_matrix
 from explorer.share import kernel_cells, link, result_csv
+from explorer.ui import widgets
 from explorer.uploads import DecodedImage, decode_upload
 
 ss = st.session_state
@@ -407,9 +416,61 @@ def torch_check_view(check: TorchCheck) -> None:
         )
 
 
-def downloads(result: np.ndarray, kernel: np.ndarray) -> None:
-    """The result as PNG and CSV, the kernel as CSV."""
-    cols = st.columns(3)
+@st.cache_data(max_entries=16, show_spinner="Drawing the slide…")
+def conv_result_slide(result: np.ndarray, cmap: render.ColourMap, title: str) -> bytes:
+    """``export.result_slide_png`` in the page's colours, cached."""
+    vmin, vmax = (0.0, 255.0) if cmap == "gray" else (None, None)
+    return result_slide_png(result, cmap, title, vmin=vmin, vmax=vmax)
+
+
+@st.cache_data(max_entries=8, show_spinner="Making the animation…")
+def conv_animation_gif(
+    working: np.ndarray, kernel: np.ndarray, settings: ConvSettings, _trace: WindowTrace
+) -> bytes:
+    """``export.animation_gif`` of the trace of (working, kernel, settings), cached."""
+    return animation_gif(_trace)
+
+
+def animation_download(trace: WindowTrace, working: np.ndarray, kernel: np.ndarray,
+                       settings: ConvSettings) -> None:  # fmt: skip
+    """The window sliding, as an animated GIF for a slide (made when clicked)."""
+    st.download_button(
+        "Animation as GIF", lambda: conv_animation_gif(working, kernel, settings, trace),
+        file_name="convolution.gif", mime="image/gif", on_click="ignore",
+        icon=":material/animated_images:", key="conv_dl_gif",
+    )  # fmt: skip
+
+
+def code_view(current: PlaygroundState, picture: ConvPicture) -> None:
+    """This very set-up as a short NumPy + PyTorch script that recomputes the result, with
+    the input picture to run it on when the numbers cannot be written into it."""
+    code = widgets.guarded(lambda: playground_code(current, picture))
+    if code is None:
+        return
+    st.markdown("**This set-up as code**: NumPy and PyTorch, recomputing the result below.")
+    st.code(code, language="python")
+    cols = st.columns(2)
+    cols[0].download_button(
+        "The code (.py)", code, file_name=CODE_FILE_NAME, mime="text/x-python",
+        on_click="ignore", icon=":material/code:", key="conv_dl_code",
+    )  # fmt: skip
+    picture_png = code_input_png(current, picture)
+    if picture_png is not None:
+        cols[1].download_button(
+            "The input picture (PNG)", picture_png, file_name=INPUT_FILE_NAME,
+            mime="image/png", on_click="ignore", icon=":material/image:", key="conv_dl_input",
+        )  # fmt: skip
+
+
+def downloads(result: np.ndarray, kernel: np.ndarray, cmap: render.ColourMap, title: str) -> None:
+    """The result as PNG (one pixel per value, and scaled up for a slide) and CSV, the kernel
+    as CSV."""
+    cols = st.columns(4)
+    cols[3].download_button(
+        "Result for a slide (PNG)", lambda: conv_result_slide(result, cmap, title),
+        file_name="convolution_slide.png", mime="image/png", on_click="ignore",
+        icon=":material/slideshow:", key="conv_dl_slide",
+    )  # fmt: skip
     cols[0].download_button(
         "Result as PNG", lambda: conv_result_png(result), file_name="convolution.png",
         mime="image/png", on_click="ignore", icon=":material/image:", key="conv_dl_png",
