@@ -28,6 +28,7 @@ ctx = net.network_sidebar()
 if ctx is None:
     st.stop()
 view.init_inside_state()
+view.apply_link(ctx.dataset)
 left, right = st.columns([2, 3], gap="large")
 with left:
     inp = network_input(ctx)
@@ -38,7 +39,6 @@ if acts is None:
     st.stop()
 x = preprocess(inp.image, ctx.preprocessing)
 said = verdict(acts.probabilities, ctx.classes, inp.true_label)
-view.apply_link(acts, ctx.classes)
 
 with right:
     st.markdown(f"#### {said.sentence()}")
@@ -55,22 +55,16 @@ if stage in POOL_SOURCE:
     view.pool_stepper(acts, stage, *cell)
 
 st.subheader("2 · Which input pixels can reach it: the receptive field")
+key = net.image_key(inp.image)
 box = receptive_field(stage, cell)
 pic, words = st.columns([1, 2], gap="large")
-pic.image(view.field_png(net.image_key(inp.image), box, inp.image), width="stretch",
+pic.image(view.field_png(key, box, inp.image), width="stretch",
           caption=f"The input; outlined, the pixels {stage} {cell} can see")  # fmt: skip
 with words:
     view.show_field_arithmetic(stage, box)
 
 st.subheader("3 · Where the network looks")
-predicted = int(acts.probabilities.argmax())
-if "in_class" not in st.session_state or st.session_state["in_class"] >= len(ctx.classes):
-    st.session_state["in_class"] = predicted
-target = st.selectbox(
-    "Explain the score of", range(len(ctx.classes)), key="in_class",
-    format_func=lambda k: ctx.classes[k] + (" (the network's answer)" if k == predicted else ""),
-)  # fmt: skip
-key = net.image_key(inp.image)
+target = view.pick_class(ctx.classes, int(acts.probabilities.argmax()), key, ctx.weights_id)
 found = widgets.guarded(
     lambda: view.attributions(ctx.weights_id, ctx.device.device, key, target, ctx, inp.image)
 )

@@ -208,9 +208,32 @@ def test_a_link_opens_the_cell_it_names() -> None:
     assert at.number_input(key="in_channel").value == 12
 
 
+def test_a_link_names_the_image_and_the_class(reference_model) -> None:
+    ship = next(i.key for i in gallery("cifar10") if i.label_name == "ship")
+    at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
+    at.query_params.update(layer="softmax", unit="8", img=ship, **{"class": "2"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="fm_gallery").value == ship
+    assert at.selectbox(key="in_class").value == 2  # the link's class, not the answer
+    stage, cell, value = headline(at)
+    assert (stage, cell) == ("softmax", (8,))
+    assert value == pytest.approx(float(reference_stages(reference_model, ship)["softmax"][8]),
+                                  abs=6e-5)  # fmt: skip
+
+
+def test_a_new_image_explains_its_own_answer(at, reference_model) -> None:
+    other = next(i for i in gallery("cifar10") if i.label_name == "frog")
+    predicted = int(reference_stages(reference_model, other.key)["fc2"].argmax())
+    at.selectbox(key="in_class").set_value((predicted + 1) % 10).run()
+    at.selectbox(key="fm_gallery").set_value(other.key).run()
+    assert at.selectbox(key="in_class").value == predicted
+
+
 def test_a_link_with_nonsense_is_ignored() -> None:
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
-    at.query_params.update(layer="<b>evil</b>", row="abc", col="99999999", map="-3")
+    at.query_params.update(layer="<b>evil</b>", row="abc", col="99999999", map="-3",
+                           img="../../etc/passwd", **{"class": "x"})  # fmt: skip
     at.run()
     assert not at.exception
     stage, cell, _ = headline(at)

@@ -53,6 +53,8 @@ IN_DEFAULTS: dict[str, Any] = {
     "in_unit": 0,
     "in_pool_step": 0,
     "in_channel": 0,
+    "in_class": 0,
+    "in_class_for": None,  # (weights, image) in_class was chosen for; "link": set by a link
     "in_link": None,  # the query parameters last read from or written to the address bar
 }
 VECTOR_COLUMNS = 16  # long vectors are shown 16 numbers a row (flatten: one pool3 map a row)
@@ -71,32 +73,43 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() and len(text) <= 6 else None
 
 
-def apply_link(acts: Activations, classes: tuple[str, ...]) -> None:
-    """Read ``?layer=conv2&map=5&row=3&col=4`` (``&unit=7`` for vectors; ``&channel=`` for the
-    conv3 map of section 4) from the address bar into the session, once per new link.
-    Unknown or out-of-range values are ignored (they are clamped by the picker)."""
+def apply_link(dataset: str) -> None:
+    """Read ``?layer=conv2&map=5&row=3&col=4`` (``&unit=7`` for vectors), ``&class=3`` (the
+    class the attributions explain), ``&channel=12`` (the conv3 map of section 4) and
+    ``&img=<gallery key>`` from the address bar into the session, once per new link. Unknown
+    or out-of-range values are ignored (numbers are clamped by the widgets)."""
+    from explorer.samples import gallery
+
     params = st.query_params.to_dict()
     if not params or params == st.session_state["in_link"]:
         return
     st.session_state["in_link"] = params
-    layer = params.get("layer")
-    if layer in EXPLAINED_STAGES:
-        st.session_state["in_stage"] = layer
-    for name, key in (("map", "in_map"), ("row", "in_row"), ("col", "in_col"),
-                      ("unit", "in_unit"), ("channel", "in_channel")):  # fmt: skip
+    if params.get("layer") in EXPLAINED_STAGES:
+        st.session_state["in_stage"] = params["layer"]
+    for name in ("map", "row", "col", "unit", "channel", "class"):
+        key = f"in_{name}"
         value = _int(params.get(name))
         if value is not None:
             st.session_state[key] = value
+    if _int(params.get("class")) is not None:
+        st.session_state["in_class_for"] = "link"
+    if params.get("img") in {item.key for item in gallery(dataset)}:
+        st.session_state["fm_input"] = "Gallery"
+        st.session_state["fm_gallery"] = params["img"]
 
 
 def sync_link(stage: str, cell: tuple[int, ...]) -> None:
-    """Keep the address bar a link to what is on the screen (a teacher can share it)."""
+    """Keep the address bar a link to what is on the screen (a teacher can share it): the
+    cell, the class, the conv3 map and, for a gallery image, the image."""
     params = {"layer": stage}
     if len(cell) == 3:
         params.update(map=str(cell[0]), row=str(cell[1]), col=str(cell[2]))
     else:
         params["unit"] = str(cell[0])
+    params["class"] = str(st.session_state["in_class"])
     params["channel"] = str(st.session_state["in_channel"])
+    if st.session_state.get("fm_input") == "Gallery" and st.session_state.get("fm_gallery"):
+        params["img"] = str(st.session_state["fm_gallery"])
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
     st.session_state["in_link"] = params
@@ -186,6 +199,22 @@ def clickable_numbers(acts: Activations, stage: str, cell: tuple[int, ...], clas
     st.dataframe(
         styled, key="in_table", on_select=lambda: _on_click(stage, arr.ndim, list(table.columns)),
         selection_mode="single-cell", height=min(38 + 35 * len(table), 320),
+    )  # fmt: skip
+
+
+def pick_class(classes: tuple[str, ...], predicted: int, image_key: bytes, weights_id: str) -> int:
+    """The class whose score the attributions explain: the network's answer for every new image
+    (or weights), until the student picks another one (or a link names one)."""
+    mark = (weights_id, image_key)
+    if st.session_state["in_class_for"] == "link":
+        st.session_state["in_class_for"] = mark
+    elif st.session_state["in_class_for"] != mark:
+        st.session_state["in_class_for"] = mark
+        st.session_state["in_class"] = predicted
+    _clamp("in_class", len(classes))
+    return st.selectbox(
+        "Explain the score of", range(len(classes)), key="in_class",
+        format_func=lambda k: classes[k] + (" (the network's answer)" if k == predicted else ""),
     )  # fmt: skip
 
 
