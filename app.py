@@ -1,8 +1,15 @@
 """CNN Explorer — entry point for `streamlit run app.py`: page set-up and navigation only."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="CNN Explorer", page_icon=":material/grid_on:", layout="wide")
+# The tab's icon is our own SVG, sent inline as a data: URL. A ":material/…:" page icon makes the
+# browser fetch the icon from Google's font server (fonts.gstatic.com), which an offline
+# classroom cannot reach (tests/browser/test_offline.py). The Material icons of st.Page and the
+# pages are fine: they are drawn with the font Streamlit serves itself.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
+st.set_page_config(page_title="CNN Explorer", page_icon=ICON, layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Start here", icon=":material/home:", default=True),
