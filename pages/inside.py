@@ -10,9 +10,7 @@ from explorer.errors import literal_markdown
 from explorer.features import preprocess
 from explorer.inside import POOL_SOURCE, explain
 from explorer.network_view import verdict
-from explorer.player import format_value as fmt
 from explorer.receptive_field import receptive_field
-from explorer.samples import gallery, load_gallery_image
 from explorer.ui import inside as view
 from explorer.ui import network as net
 from explorer.ui import widgets
@@ -28,6 +26,7 @@ ctx = net.network_sidebar()
 if ctx is None:
     st.stop()
 view.init_inside_state()
+view.readable_captions()
 view.apply_link(ctx.dataset)
 left, right = st.columns([2, 3], gap="large")
 with left:
@@ -58,7 +57,7 @@ st.subheader("2 · Which input pixels can reach it: the receptive field")
 key = net.image_key(inp.image)
 box = receptive_field(stage, cell)
 pic, words = st.columns([1, 2], gap="large")
-pic.image(view.field_png(key, box, inp.image), width="stretch",
+pic.image(view.field_png(key, box, inp.image), width="stretch", alt=view.field_alt(box),
           caption=f"The input; outlined, the pixels {stage} {cell} can see")  # fmt: skip
 with words:
     view.show_field_arithmetic(stage, box)
@@ -75,19 +74,7 @@ if found is not None:
 st.subheader("4 · What a conv3 filter looks for")
 channel = st.number_input("conv3 map (0–127)", 0, 127, key="in_channel")
 keys, scores = view.gallery_scores(ctx.weights_id, ctx.device.device, ctx.dataset, ctx)
-items = {item.key: item for item in gallery(ctx.dataset)}
-st.markdown(f"**The gallery images that excite conv3 map {channel} most** (its largest value, "
-            "and that cell's receptive field outlined)")  # fmt: skip
-for col, i in zip(st.columns(5), scores.ranking(channel, 5), strict=False):
-    item = items[keys[i]]
-    image = load_gallery_image(item)
-    r, c = (int(v) for v in scores.where[i, channel])
-    peak_box = receptive_field("conv3", (channel, r, c))
-    col.image(
-        view.field_png(net.image_key(image), peak_box, image),
-        width="stretch",
-        caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
-    )
+view.show_gallery_top(keys, scores, channel, ctx.dataset)
 best = view.maximised_input(ctx, channel, compute=False)
 if best is None and st.button(f"Optimise an input for conv3 map {channel}", key="in_maximise",
                               icon=":material/auto_awesome:"):  # fmt: skip
