@@ -76,9 +76,10 @@ channel = st.number_input("conv3 map (0–127)", 0, 127, key="in_channel")
 keys, scores = view.gallery_scores(ctx.weights_id, ctx.device.device, ctx.dataset, ctx)
 view.show_gallery_top(keys, scores, channel, ctx.dataset)
 best = view.maximised_input(ctx, channel, compute=False)
-if best is None and st.button(f"Optimise an input for conv3 map {channel}", key="in_maximise",
-                              icon=":material/auto_awesome:"):  # fmt: skip
-    bar = st.progress(0.0, text="Optimising…")
+slot = st.empty()  # the button, then the progress bar in its place
+if best is None and slot.button(f"Optimise an input for conv3 map {channel}",
+                                key="in_maximise", icon=":material/auto_awesome:"):  # fmt: skip
+    bar = slot.progress(0.0, text="Optimising…")
     best = view.maximised_input(
         ctx, channel, progress=lambda k, n: bar.progress(k / n, text=f"Step {k} of {n}")
     )

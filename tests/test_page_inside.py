@@ -194,8 +194,10 @@ def test_optimising_an_input_shows_it(monkeypatch) -> None:
     assert "An input made for conv3 map 11" in captions(at)
     words = next(m.value for m in at.markdown if "small steps" in m.value)
     assert "6 small steps" in words and "mean of conv3 map 11" in words
-    at.run()  # computed once: now shown without the button
+    assert not any(b.key == "in_maximise" for b in at.button)  # the result took its place
+    at.run()  # computed once, for every session: shown again without the button
     assert not any(b.key == "in_maximise" for b in at.button)
+    assert "An input made for conv3 map 11" in captions(at)
     inside._MAXIMISED.clear()
 
 
