@@ -14,8 +14,8 @@ import numpy as np
 from explorer import render
 from explorer.inside import PoolTrace
 
-WINNER = "#e67e00"  # the max-pool winner and the window outline: orange reads on both maps
-PICK = "#111"
+WINNER = "#e67e00"  # the max-pool winner: orange reads on every colour of viridis
+FRAME = "#fff"  # the rest of the window: white, on viridis's dark end where most cells are
 
 
 def _fmt(value: float) -> str:
@@ -105,25 +105,24 @@ def scroll_html(body: str) -> str:
 
 
 def pool_step_html(trace: PoolTrace, step: int, source_name: str, output_name: str) -> str:
-    """Step ``step`` of a max-pool: the source map with this step's 2×2 window outlined and
-    its winner marked, beside the pooled map filled in up to this step (later cells empty)."""
+    """Step ``step`` of a max-pool: the source map with this step's 2×2 window framed in white
+    and its winner in orange, the window enlarged, and the pooled map filled in up to this step
+    (later cells empty). Maps of up to 8×8 carry their numbers; larger ones only colours."""
     i, j = trace.position(step)
     h, w = trace.source.shape
     winner = divmod(int(trace.winners[step]), 2)
-    numbers = w <= 16
-    cell = 34 if numbers else 11
     lo, hi = 0.0, max(float(trace.source.max()), 1e-12)
-    marks = {(2 * i + r, 2 * j + c): PICK for r in range(2) for c in range(2)}
+    marks = {(2 * i + r, 2 * j + c): FRAME for r in range(2) for c in range(2)}
     marks[(2 * i + winner[0], 2 * j + winner[1])] = WINNER
     source = number_grid_html(
-        trace.source, "viridis", cell, lo=lo, hi=hi, numbers=numbers, marks=marks,
-        label=f"{source_name}, window {step + 1}",
+        trace.source, "viridis", 34 if w <= 8 else 12, lo=lo, hi=hi, numbers=w <= 8,
+        marks=marks, label=f"{source_name}, window {step + 1}",
     )  # fmt: skip
     out_h, out_w = trace.output.shape
     done = (np.arange(out_h * out_w) > step).reshape(out_h, out_w)
     output = number_grid_html(
-        trace.output, "viridis", 34 if out_w <= 16 else 16, lo=lo, hi=hi,
-        numbers=out_w <= 16, marks={(i, j): WINNER}, blank=done, label=output_name,
+        trace.output, "viridis", 34 if out_w <= 8 else 16, lo=lo, hi=hi,
+        numbers=out_w <= 8, marks={(i, j): WINNER}, blank=done, label=output_name,
     )  # fmt: skip
     window = number_grid_html(
         trace.windows[step], "viridis", 56, lo=lo, hi=hi,

@@ -58,7 +58,7 @@ key = net.image_key(inp.image)
 box = receptive_field(stage, cell)
 pic, words = st.columns([1, 2], gap="large")
 pic.image(view.field_png(key, box, inp.image), width="stretch", alt=view.field_alt(box),
-          caption=f"The input; outlined, the pixels {stage} {cell} can see")  # fmt: skip
+          caption=f"Outlined: the pixels {view.cell_name(stage, cell)} can see")  # fmt: skip
 with words:
     view.show_field_arithmetic(stage, box)
 

@@ -150,8 +150,8 @@ def test_the_pool_stepper_walks_the_windows(at, reference_model) -> None:
     at.number_input(key="in_map").set_value(2).run()
     at.number_input(key="in_row").set_value(3).run()
     at.number_input(key="in_col").set_value(4).run()
-    assert at.slider(key="in_pool_step").value == 3 * 16 + 4  # the picked cell's window
-    at.slider(key="in_pool_step").set_value(17).run()
+    assert at.slider(key="in_pool_step").value == 3 * 16 + 4 + 1  # the picked cell's window
+    at.slider(key="in_pool_step").set_value(18).run()
     caption = next(c.value for c in at.caption if c.value.startswith("Window 18 of 256"))
     value = float(re.search(r"= (-?[\d.]+)", caption).group(1))
     assert "rows 2–3, columns 2–3" in caption

@@ -51,7 +51,7 @@ IN_DEFAULTS: dict[str, Any] = {
     "in_row": 4,
     "in_col": 4,
     "in_unit": 0,
-    "in_pool_step": 0,
+    "in_pool_step": 1,
     "in_channel": 0,
     "in_class": 0,
     "in_class_for": None,  # (weights, image) in_class was chosen for; "link": set by a link
@@ -194,8 +194,9 @@ def clickable_numbers(acts: Activations, stage: str, cell: tuple[int, ...], clas
     css = [[f"background-color: rgb({r},{g},{b}); color: {pics._ink(np.array((r, g, b)))}"
             for r, g, b in row] for row in colours]  # fmt: skip
     styled = table.style.apply(lambda _: np.array(css), axis=None).format(fmt, na_rep="")
-    what = f"map {cell[0]} of {stage}" if arr.ndim == 3 else f"the {len(arr):,} numbers of {stage}"
-    st.caption(f"The numbers of {what}, from this image. **Click a number** to explain it.")
+    what = f"The numbers of map {cell[0]} of {stage}" if arr.ndim == 3 else (
+        f"The {len(arr):,} numbers of {stage}")  # fmt: skip
+    st.caption(f"{what}, from this image. **Click a number** to explain it.")
     st.dataframe(
         styled, key="in_table", on_select=lambda: _on_click(stage, arr.ndim, list(table.columns)),
         selection_mode="single-cell", height=min(38 + 35 * len(table), 320),
@@ -226,7 +227,8 @@ def _a(number: int) -> str:
     return "an" if str(number).startswith("8") or number in (11, 18) else "a"
 
 
-def _name(stage: str, cell: tuple[int, ...]) -> str:
+def cell_name(stage: str, cell: tuple[int, ...]) -> str:
+    """``conv2[5, 3, 4]``: how the page writes a cell."""
     return f"{stage}[{', '.join(map(str, cell))}]"
 
 
@@ -237,10 +239,13 @@ def agreement(how: CellRecord) -> str:
         same = "the same number" if how.value == how.captured else "a different number (!)"
         return f"PyTorch's value in this forward pass: **{captured}** — {same}: nothing is added."
     verdict = "equal to float32 precision" if how.agrees else "**not** equal to float32 precision"
+    steps = ("exp, the sum and the division" if isinstance(how, SoftmaxCell)
+             else f"the {how.terms:,} additions")  # fmt: skip
+    order = "" if isinstance(how, SoftmaxCell) else ", adding in another order"
     return (
-        f"In float64 this is **{how.value:.10g}**; PyTorch computed **{captured}** in float32, "
-        f"adding in another order. Difference {how.difference:.2g}: {verdict} (float32 keeps "
-        f"about 7 significant digits; its rounding of these terms can move the sum by up to "
+        f"In float64 this is **{how.value:.10g}**; PyTorch computed **{captured}** in float32"
+        f"{order}. Difference {how.difference:.2g}: {verdict} (float32 keeps about 7 "
+        f"significant digits; its rounding in {steps} can move the result by up to "
         f"{how.bound:.2g})."
     )
 
@@ -254,7 +259,7 @@ def show_conv(how: ConvCell) -> None:
     n = len(how.channel_sums)
     maps = "the input's 3 colour channels" if how.source == "input" else f"{how.source}'s {n} maps"
     st.markdown(
-        f"**{_name(how.stage, how.cell)} = {fmt(how.value)}**: the 3×3 window of {maps} "
+        f"**{cell_name(how.stage, how.cell)} = {fmt(how.value)}**: the 3×3 window of {maps} "
         f"centred on row {r}, column {col}, times {how.stage}'s filter {c} ({n} slices of 3×3), "
         "everything added, plus the bias."
     )
@@ -283,7 +288,7 @@ def show_conv(how: ConvCell) -> None:
     if others:
         rows.append(f"| the other {others} channels, summed | {fmt(how.rest)} |")
     rows += [f"| bias of filter {c} | {fmt(how.bias)} |",
-             f"| **= {_name(how.stage, how.cell)}** | **{fmt(how.value)}** |"]  # fmt: skip
+             f"| **= {cell_name(how.stage, how.cell)}** | **{fmt(how.value)}** |"]  # fmt: skip
     st.markdown("| one sum per input channel | value |\n|---|---:|\n" + "\n".join(rows))
     if others:
         st.caption(
@@ -297,24 +302,24 @@ def show_linear(how: LinearCell, classes: tuple[str, ...]) -> None:
     unit = how.cell[0]
     what = f"class {unit} ({classes[unit]})" if how.stage == "fc2" else f"unit {unit}"
     st.markdown(
-        f"**{_name(how.stage, how.cell)} = {fmt(how.value)}** ({what}): each of the "
+        f"**{cell_name(how.stage, how.cell)} = {fmt(how.value)}** ({what}): each of the "
         f"{how.fan_in:,} numbers of {how.source} times its own weight, all added, plus the bias."
     )
 
-    def source_name(k: int) -> str:
+    def sourcecell_name(k: int) -> str:
         if how.source == "flatten":
             c, i, j = unflatten_index(k, (how.fan_in // 16, 4, 4))
             return f"flatten[{k}] = pool3[{c}, {i}, {j}]"
         return f"{how.source}[{k}]"
 
     rows = [
-        f"| {source_name(k)} | {fmt(v)} | {fmt(w)} | {fmt(p)} |"
+        f"| {sourcecell_name(k)} | {fmt(v)} | {fmt(w)} | {fmt(p)} |"
         for k, v, w, p in zip(how.shown, how.inputs, how.weights, how.products, strict=True)
     ]
     others = how.fan_in - len(how.shown)
     rows += [f"| the other {others:,} products, summed | | | {fmt(how.rest)} |",
              f"| bias | | | {fmt(how.bias)} |",
-             f"| **= {_name(how.stage, how.cell)}** | | | **{fmt(how.value)}** |"]  # fmt: skip
+             f"| **= {cell_name(how.stage, how.cell)}** | | | **{fmt(how.value)}** |"]  # fmt: skip
     st.markdown(
         "| input | value | × weight | = product |\n|---|---:|---:|---:|\n" + "\n".join(rows)
     )
@@ -347,11 +352,11 @@ def show_softmax(how: SoftmaxCell, classes: tuple[str, ...]) -> None:
 
 def show_arithmetic(how: CellRecord, classes: tuple[str, ...]) -> None:
     """The arithmetic of any record, written out, then how it compares with PyTorch."""
-    name = _name(how.stage, how.cell)
+    name = cell_name(how.stage, how.cell)
     if isinstance(how, ConvCell):
         show_conv(how)
     elif isinstance(how, ReluCell):
-        src = _name(how.source, how.cell)
+        src = cell_name(how.source, how.cell)
         st.markdown(f"**{name} = max(0, {src}) = max(0, {fmt(how.before)}) = {fmt(how.value)}**")
         st.caption("ReLU keeps a positive number and replaces a negative one by 0.")
     elif isinstance(how, DropoutCell):
@@ -384,8 +389,8 @@ def show_pool(how: PoolCell) -> None:
     tie = (f" ({how.ties} of the four are equal; the first, in reading order, is the one "
            "PyTorch reports)") if how.ties > 1 else ""  # fmt: skip
     st.markdown(
-        f"**{_name(how.stage, how.cell)} = {fmt(how.value)}**: the largest of the 2×2 window of "
-        f"{how.source} map {c}, rows {2 * r}–{2 * r + 1}, columns {2 * col}–{2 * col + 1}. It "
+        f"**{cell_name(how.stage, how.cell)} = {fmt(how.value)}**: the largest of the 2×2 window "
+        f"of {how.source} map {c}, rows {2 * r}–{2 * r + 1}, columns {2 * col}–{2 * col + 1}. It "
         f"won at the window's {where}, {how.source}[{c}, {how.source_cell[0]}, "
         f"{how.source_cell[1]}]{tie}."
     )
@@ -403,13 +408,13 @@ def pool_stepper(acts: Activations, stage: str, channel: int, row: int, col: int
     source = {"pool1": "relu1", "pool2": "relu2", "pool3": "relu3"}[stage]
     trace = pool_trace(acts.stages[source][channel])
     st.markdown(f"**Window by window**: {stage} map {channel} from {source} map {channel}.")
-    key = "in_pool_step"
+    key = "in_pool_step"  # 1 … steps, as the caption counts windows
     if st.session_state.get("in_pool_for") != (stage, channel, row, col):  # a new cell: its step
         st.session_state["in_pool_for"] = (stage, channel, row, col)
-        st.session_state[key] = row * trace.output.shape[1] + col
-    st.session_state[key] = min(int(st.session_state[key]), trace.steps - 1)
-    step = st.slider("Window", 0, trace.steps - 1, key=key,
-                     help="Drag, or click the handle and use the arrow keys.")  # fmt: skip
+        st.session_state[key] = row * trace.output.shape[1] + col + 1
+    st.session_state[key] = min(max(int(st.session_state[key]), 1), trace.steps)
+    step = st.slider("Window", 1, trace.steps, key=key,
+                     help="Drag, or click the handle and use the arrow keys.") - 1  # fmt: skip
     i, j = trace.position(step)
     best = trace.windows[step].max()
     st.caption(f"Window {step + 1} of {trace.steps}: rows {2 * i}–{2 * i + 1}, columns "
@@ -522,16 +527,17 @@ def show_field_arithmetic(stage: str, box: FieldBox) -> None:
     steps = field_steps()
     if box.full_top == 0 and box.field == 32 and stage not in {s.stage for s in steps}:
         st.markdown(
-            f"**{_name(stage, box.cell)} can be influenced by every pixel of the input**: "
+            f"**{cell_name(stage, box.cell)} can be influenced by every pixel of the input**: "
             f"{'it is one of pool3' if stage == 'flatten' else 'fc1 adds up all of pool3'}"
             "'s cells, and their fields together cover the image."
         )
     else:
         clipped = " (the rest of the field hangs over the edge: padding)" if (
             box.height < box.field or box.width < box.field) else ""  # fmt: skip
+        where = f"input rows {box.top}–{box.bottom} and columns {box.left}–{box.right}"
+        size = f"{_a(box.field)} {box.field}×{box.field} field"
         st.markdown(
-            f"**{_name(stage, box.cell)} can be influenced by input rows {box.top}–{box.bottom} "
-            f"and columns {box.left}–{box.right}**: {_a(box.field)} {box.field}×{box.field} field, "
+            f"**{cell_name(stage, box.cell)} can be influenced by {where}**: {size}, "
             f"{box.height}×{box.width} of it on the image{clipped}. No other pixel can change "
             "it, whatever its value."
         )
