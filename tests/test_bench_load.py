@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -23,6 +26,14 @@ from bench.bench_load import (
 )
 
 KERNELS = ["Box blur 3×3", "Sharpen", "Sobel x", "✎ Custom: type your own"]
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event
+    loop running in the main thread for the whole session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def new_session(page_hash: str) -> bytes:
@@ -152,9 +163,9 @@ def test_a_step_whose_widget_key_is_gone_stops_the_visit_with_the_keys_it_saw() 
     tab.state.absorb(selectbox("$$ID-0123abcd-conv_kernel", KERNELS))
     step = Step("kernel change", "select", "conv_preset")
     with pytest.raises(VisitError, match=r"'conv_preset'.*\['conv_kernel'\]"):
-        asyncio.run(tab.do(step, random.Random(0)))
+        run(tab.do(step, random.Random(0)))
     with pytest.raises(VisitError, match="no page 'feature_maps'"):
-        asyncio.run(tab.do(Step("feature maps", "navigate", "feature_maps"), random.Random(0)))
+        run(tab.do(Step("feature maps", "navigate", "feature_maps"), random.Random(0)))
 
 
 def test_percentile_interpolates_between_sorted_values() -> None:
@@ -198,7 +209,7 @@ def test_http_responses_are_read_to_their_end(response: bytes, keep_alive: bool)
         reader.feed_eof()
         return await _read_response(reader), await reader.read()
 
-    (status, alive), rest = asyncio.run(read())
+    (status, alive), rest = run(read())
     assert status == int(response.split()[1])
     assert alive == keep_alive
     assert rest == (b"" if response.endswith(b"to the end") else b"NEXT")
@@ -234,7 +245,7 @@ def test_a_choice_reruns_the_page_shown_and_a_run_of_another_page_stops_the_visi
         tab.state.absorb(raw)
     step = Step("kernel change", "select", "conv_preset")
     tab.ws = FakeSocket(page_run("playground-hash", "conv_preset"))
-    result = asyncio.run(tab.do(step, random.Random(0)))
+    result = run(tab.do(step, random.Random(0)))
     assert result.errors == [] and result.seconds is not None
     sent = BackMsg()
     sent.ParseFromString(tab.ws.sent[0])
@@ -242,4 +253,4 @@ def test_a_choice_reruns_the_page_shown_and_a_run_of_another_page_stops_the_visi
 
     tab.ws = FakeSocket(page_run("home-hash", "home_link"))  # the server showed home instead
     with pytest.raises(VisitError, match="no longer shows 'conv_preset'"):
-        asyncio.run(tab.do(step, random.Random(0)))
+        run(tab.do(step, random.Random(0)))

@@ -1,10 +1,11 @@
 """Two students on one server at the same time: what one uploads never reaches the other.
 
 Student A uploads their own weights and their own photo on the Feature maps page while student
-B, in another browser context (another Streamlit session), uses the built-in weights and the
-gallery. Each answer the page prints (top class and its probability) is compared with the one
-computed here, independently, with plain PyTorch, so a page that served B from A's weights or
-image, or A from the built-in ones, fails — as does any trace of A's files on B's screen.
+B, in another browser context (another Streamlit session), switches between the built-in
+networks, each on its gallery's first image. Each answer the page prints (top class and its
+probability) is compared with the one computed here, independently, with plain PyTorch, so a
+page that served B from A's weights or image, or A from the built-in ones, fails — as does any
+trace of A's files on B's screen.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from explorer.features import preprocess
 from explorer.model import (
     CIFAR10_CLASSES,
     CIFAR10_PREPROCESSING,
+    Preprocessing,
     SimpleCNN,
+    WeightsChoice,
     builtin_weights,
     load_choice,
 )
@@ -37,12 +40,25 @@ ANSWER = re.compile(r"The network says: (.+?) \((\d+\.\d)%\)")
 SHOWS = f"""(marker) => ({SCRIPT_DONE})() && document.body.innerText.includes(marker)"""
 
 
-def predicted(model: torch.nn.Module, image: np.ndarray) -> tuple[str, str]:
+def predicted(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    classes: tuple[str, ...] = CIFAR10_CLASSES,
+    preprocessing: Preprocessing = CIFAR10_PREPROCESSING,
+) -> tuple[str, str]:
     """The page's answer for ``image``: (class name, probability as the page prints it)."""
     with torch.no_grad():
-        probs = torch.softmax(model(preprocess(image, CIFAR10_PREPROCESSING)), dim=1)[0]
+        probs = torch.softmax(model(preprocess(image, preprocessing)), dim=1)[0]
     top = int(probs.argmax())
-    return CIFAR10_CLASSES[top], f"{float(probs[top]) * 100:.1f}"
+    return classes[top], f"{float(probs[top]) * 100:.1f}"
+
+
+def builtin_answer(choice: WeightsChoice) -> tuple[str, str]:
+    """A built-in network's answer for the first image of its gallery (what the page shows
+    right after that network is chosen)."""
+    dataset = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
+    image = load_gallery_image(gallery(dataset)[0])
+    return predicted(load_choice(choice), image, choice.classes, choice.preprocessing)
 
 
 def answer_on(page) -> tuple[str, str]:
@@ -61,6 +77,7 @@ def click_option(page, box_label: str, option: str) -> None:
     """Open the selectbox labelled ``box_label`` and click ``option`` (exact text); returns
     without waiting for the rerun."""
     page.get_by_test_id("stSelectbox").filter(has_text=box_label).click()
+    page.keyboard.type(option)  # the list is virtual: filter it so the option is drawn
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -93,35 +110,33 @@ def test_two_students_at_once_see_only_their_own_weights_and_images(
     browser, app_url: str, student_a_files: tuple[Path, Path]
 ) -> None:
     weights, photo = student_a_files
-    builtin = builtin_weights()[0]
-    assert builtin.key == "simplecnn-cifar10", "the app's first weights are the CIFAR-10 ones"
-    builtin_model = load_choice(builtin)
-    items = gallery("cifar10")
-    b_items = [next(i for i in items if i.label_name == name) for name in ("ship", "frog")]
+    choices = {c.key: c for c in builtin_weights()}
+    cifar, mnist = choices["simplecnn-cifar10"], choices["simplecnn-mnist"]
+    first_photo, first_digit = gallery("cifar10")[0], gallery("mnist")[0]
 
     a, b = new_page(browser, app_url), new_page(browser, app_url)
     try:
         for page in (a, b):
             wait_for_app(page, "feature_maps")
-            page.locator("h4", has_text="The network says").wait_for(timeout=60_000)
+            wait_until_shows(page, f"Input: {first_photo.source}")
 
-        # Both at once: A switches to their own weights while B picks a gallery image.
+        # Both at once: A switches to their own weights while B switches to the MNIST network.
         click_option(a, "Weights", "Upload your own (.pt)")
         a.get_by_test_id("stSidebar").locator("input[type='file']").set_input_files(weights)
-        click_option(b, "Test image", f"{b_items[0].label_name} — {b_items[0].source}")
+        click_option(b, "Weights", mnist.label)
         wait_until_shows(a, f"Loaded {WEIGHTS_NAME}")
-        wait_until_shows(b, f"Input: {b_items[0].source}")
-        assert answer_on(b) == predicted(builtin_model, load_gallery_image(b_items[0]))
+        wait_until_shows(b, f"Input: {first_digit.source}")
+        assert answer_on(b) == builtin_answer(mnist)
 
-        # Both at once again: A uploads a photo while B picks another gallery image.
+        # Both at once again: A uploads a photo while B goes back to the CIFAR-10 network.
         a.get_by_text("Upload", exact=True).click()
         a.get_by_test_id("stMain").locator("input[type='file']").set_input_files(photo)
-        click_option(b, "Test image", f"{b_items[1].label_name} — {b_items[1].source}")
+        click_option(b, "Weights", cifar.label)
         wait_until_shows(a, f"Input: your image {PHOTO_NAME}")
-        wait_until_shows(b, f"Input: {b_items[1].source}")
+        wait_until_shows(b, f"Input: {first_photo.source}")
 
         assert answer_on(a) == expected_for_a(weights, photo)
-        assert answer_on(b) == predicted(builtin_model, load_gallery_image(b_items[1]))
+        assert answer_on(b) == builtin_answer(cifar)
         b_text = b.locator("body").inner_text()
         for trace in ("student-a", WEIGHTS_NAME, PHOTO_NAME, "your image", "Loaded "):
             assert trace not in b_text, f"B's page shows {trace!r}"
