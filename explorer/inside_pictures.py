@@ -115,7 +115,8 @@ def pool_step_html(trace: PoolTrace, step: int, source_name: str, output_name: s
     marks = {(2 * i + r, 2 * j + c): FRAME for r in range(2) for c in range(2)}
     marks[(2 * i + winner[0], 2 * j + winner[1])] = WINNER
     source = number_grid_html(
-        trace.source, "viridis", 34 if w <= 8 else 12, lo=lo, hi=hi, numbers=w <= 8,
+        trace.source, "viridis", 34 if w <= 8 else 12 if w <= 16 else 10, lo=lo, hi=hi,
+        numbers=w <= 8,
         marks=marks, label=f"{source_name}, window {step + 1}",
     )  # fmt: skip
     out_h, out_w = trace.output.shape
@@ -143,7 +144,7 @@ def outline_field(
 ) -> np.ndarray:
     """The 32×32×3 input enlarged ``factor`` times, the pixels outside rows ``top``…``bottom``
     and columns ``left``…``right`` (ends included: a :class:`FieldBox`'s edges) dimmed, the box
-    outlined (yellow inside a dark line, visible on light and dark images)."""
+    outlined in yellow with a dark line inside it (visible on light and dark images)."""
     big = render.enlarge(np.asarray(image, dtype=np.uint8), factor).astype(np.float64)
     inside = np.zeros(big.shape[:2], bool)
     top, left = top * factor, left * factor
