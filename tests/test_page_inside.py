@@ -266,3 +266,26 @@ def test_other_weights_are_explained_too(at, weights) -> None:
     at.selectbox(key="in_stage").set_value("fc2").run()
     assert not at.exception
     assert headline(at)[0] == "fc2"
+
+
+def test_the_link_other_pages_send_names_the_cell_class_and_image() -> None:
+    def script() -> None:
+        import streamlit as st
+
+        from explorer.ui import inside
+
+        st.session_state.update(fm_input="Gallery", fm_gallery="cifar10-ship-1")
+        st.json(inside.link_params("conv2", (5, 3, 4)))
+        st.json(inside.link_params("softmax", (3,), target=3))
+        st.session_state["fm_input"] = "Draw"  # a drawing cannot travel in a link
+        st.json(inside.link_params("fc1", (7,)))
+
+    import json
+
+    at = AppTest.from_function(script).run()
+    sent = [json.loads(j.value) for j in at.json]
+    assert sent == [
+        {"layer": "conv2", "map": "5", "row": "3", "col": "4", "img": "cifar10-ship-1"},
+        {"layer": "softmax", "unit": "3", "class": "3", "img": "cifar10-ship-1"},
+        {"layer": "fc1", "unit": "7"},
+    ]

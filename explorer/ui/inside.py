@@ -101,18 +101,41 @@ def apply_link(dataset: str) -> None:
 def sync_link(stage: str, cell: tuple[int, ...]) -> None:
     """Keep the address bar a link to what is on the screen (a teacher can share it): the
     cell, the class, the conv3 map and, for a gallery image, the image."""
+    ss = st.session_state
+    params = link_params(stage, cell, ss["in_class"], ss["in_channel"])
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    ss["in_link"] = params
+
+
+def link_params(
+    stage: str, cell: tuple[int, ...], target: int | None = None, channel: int | None = None
+) -> dict[str, str]:
+    """The query of a link to this page that opens ``cell`` of ``stage`` (and the class the
+    attributions explain, the conv3 map of section 4, and the session's gallery image when
+    the input is one): what other pages put in their links here."""
     params = {"layer": stage}
     if len(cell) == 3:
         params.update(map=str(cell[0]), row=str(cell[1]), col=str(cell[2]))
     else:
         params["unit"] = str(cell[0])
-    params["class"] = str(st.session_state["in_class"])
-    params["channel"] = str(st.session_state["in_channel"])
+    if target is not None:
+        params["class"] = str(target)
+    if channel is not None:
+        params["channel"] = str(channel)
     if st.session_state.get("fm_input") == "Gallery" and st.session_state.get("fm_gallery"):
         params["img"] = str(st.session_state["fm_gallery"])
-    if st.query_params.to_dict() != params:
-        st.query_params.from_dict(params)
-    st.session_state["in_link"] = params
+    return params
+
+
+def link_here(
+    label: str, stage: str, cell: tuple[int, ...], target: int | None = None, **kwargs: Any
+) -> None:
+    """A link from another page to the arithmetic of ``cell`` of ``stage`` on this one, e.g.
+    ``link_here("How was this number made?", "conv2", (5, 3, 4))`` or, from a prediction,
+    ``link_here("Which pixels made it say cat?", "softmax", (3,), target=3)``."""
+    st.page_link("pages/inside.py", label=label, icon=":material/calculate:",
+                 query_params=link_params(stage, cell, target), **kwargs)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- picking a cell
