@@ -289,3 +289,19 @@ def test_the_link_other_pages_send_names_the_cell_class_and_image() -> None:
         {"layer": "softmax", "unit": "3", "class": "3", "img": "cifar10-ship-1"},
         {"layer": "fc1", "unit": "7"},
     ]
+
+
+def test_uploaded_weights_with_many_classes(at) -> None:
+    import io
+
+    torch.manual_seed(5)
+    buf = io.BytesIO()
+    torch.save(SimpleCNN(num_classes=300).state_dict(), buf)
+    at.selectbox(key="net_weights").set_value("upload").run()
+    at.file_uploader(key="net_weights_file").set_value(("big.pt", buf.getvalue(), "x")).run()
+    at.selectbox(key="in_stage").set_value("softmax").run()
+    at.selectbox(key="in_unit").set_value(250).run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| class | score"))
+    assert "**250: class 250**" in table and "| the other 289 classes |" in table
+    assert at.selectbox(key="in_class").value < 300

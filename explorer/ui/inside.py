@@ -57,6 +57,7 @@ IN_DEFAULTS: dict[str, Any] = {
     "in_class_for": None,  # (weights, image) in_class was chosen for; "link": set by a link
     "in_link": None,  # the query parameters last read from or written to the address bar
 }
+SOFTMAX_ROWS = 10  # a head of up to 1,000 classes: the table lists the 10 most probable
 VECTOR_COLUMNS = 16  # long vectors are shown 16 numbers a row (flatten: one pool3 map a row)
 
 
@@ -360,10 +361,19 @@ def show_softmax(how: SoftmaxCell, classes: tuple[str, ...]) -> None:
         f"**softmax[{k}] = {fmt(how.value)}**, the probability of *{classes[k]}*: "
         f"exp(score{shift}) of every class, their sum, and each divided by the sum."
     )
+    listed = range(len(classes))
+    if len(classes) > SOFTMAX_ROWS:  # a large head: the most probable classes and this one
+        order = sorted(listed, key=lambda j: (-how.probabilities[j], j))[:SOFTMAX_ROWS]
+        listed = sorted({*order, k})
     rows = []
-    for j, (z, e, p) in enumerate(zip(how.logits, how.exps, how.probabilities, strict=True)):
+    for j in listed:
+        z, e, p = how.logits[j], how.exps[j], how.probabilities[j]
         bold = "**" if j == k else ""
         rows.append(f"| {bold}{j}: {classes[j]}{bold} | {fmt(z)} | {e:.6g} | {bold}{p:.6f}{bold} |")
+    others = sorted(set(range(len(classes))) - set(listed))
+    if others:
+        rows.append(f"| the other {len(others):,} classes | | {how.exps[others].sum():.6g} | "
+                    f"{how.probabilities[others].sum():.6f} |")  # fmt: skip
     rows.append(f"| **sum** | | **{how.total:.6g}** | {how.probabilities.sum():.6f} |")
     st.markdown(
         "| class | score (fc2) | exp(score) | exp ÷ sum = probability |\n|---|---:|---:|---:|\n"
