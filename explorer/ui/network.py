@@ -395,6 +395,26 @@ def map_figure(
 MAP_GRID_COLUMNS = 8
 
 
+def _select_cell(key: str, cell: list) -> None:
+    """Show ``cell`` ([row, "column"]) selected in the thumbnail grid ``key``, and remember it:
+    the browser may send this same selection back with another widget's change, and that is
+    not a click (see :func:`_clicked_cell`)."""
+    ss = st.session_state
+    if (ss.get(key) or {}).get("selection", {}).get("cells") != [cell]:
+        ss[key] = {"selection": {"rows": [], "columns": [], "cells": [cell]}}
+    ss[key + "_shown"] = cell
+
+
+def _clicked_cell(key: str) -> tuple[int, int] | None:
+    """The (row, column) the student clicked in grid ``key``, or None when the grid only sent
+    back the selection the page itself showed."""
+    ss = st.session_state
+    cells = (ss.get(key) or {}).get("selection", {}).get("cells") or []
+    if not cells or list(cells[0]) == list(ss.get(key + "_shown") or []):
+        return None
+    return int(cells[0][0]), int(cells[0][1])
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def map_thumbnails(weights_id: str, device: str, image_key: bytes, layer: str, per_map: bool,
                    _acts: Activations) -> list[str]:  # fmt: skip
@@ -426,18 +446,12 @@ def map_picker(thumbnails: list[str], key: str = "fm_map_grid") -> None:
               for c in range(cols)] for r in range(rows)]  # fmt: skip
     frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
     current = int(ss.get("fm_map", 0))
-    wanted = [[current // cols, str(current % cols)]]
-    selection = (ss.get(key) or {}).get("selection", {})
-    if selection.get("cells") != wanted:
-        ss[key] = {"selection": {"rows": [], "columns": [], "cells": wanted}}
+    _select_cell(key, [current // cols, str(current % cols)])
 
     def picked() -> None:
-        chosen = (ss.get(key) or {}).get("selection", {}).get("cells") or []
-        if chosen:
-            row, col = chosen[0]
-            index = int(row) * cols + int(col)
-            if index < len(thumbnails):
-                ss["fm_map"] = index
+        chosen = _clicked_cell(key)
+        if chosen is not None and chosen[0] * cols + chosen[1] < len(thumbnails):
+            ss["fm_map"] = chosen[0] * cols + chosen[1]
 
     st.dataframe(
         frame,
@@ -477,16 +491,12 @@ def gallery_picker(dataset: str, keys: list[str], key: str = "fm_gallery_grid") 
               for c in range(cols)] for r in range(rows)]  # fmt: skip
     frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
     current = keys.index(ss["fm_gallery"]) if ss.get("fm_gallery") in keys else 0
-    wanted = [[current // cols, str(current % cols)]]
-    if (ss.get(key) or {}).get("selection", {}).get("cells") != wanted:
-        ss[key] = {"selection": {"rows": [], "columns": [], "cells": wanted}}
+    _select_cell(key, [current // cols, str(current % cols)])
 
     def picked() -> None:
-        chosen = (ss.get(key) or {}).get("selection", {}).get("cells") or []
-        if chosen:
-            index = int(chosen[0][0]) * cols + int(chosen[0][1])
-            if index < len(keys):
-                ss["fm_gallery"] = keys[index]
+        chosen = _clicked_cell(key)
+        if chosen is not None and chosen[0] * cols + chosen[1] < len(keys):
+            ss["fm_gallery"] = keys[chosen[0] * cols + chosen[1]]
 
     st.dataframe(
         frame,

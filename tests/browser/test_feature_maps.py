@@ -25,6 +25,7 @@ def open_feature_maps(page) -> None:
 def choose(page, label: str, option: str) -> None:
     box = page.get_by_test_id("stSelectbox").filter(has_text=label)
     box.click()
+    page.keyboard.type(option.split(" — ")[0])  # the list is virtual: filter it so it is drawn
     page.get_by_role("option", name=option).first.click()
 
 

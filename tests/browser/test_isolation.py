@@ -77,7 +77,7 @@ def click_option(page, box_label: str, option: str) -> None:
     """Open the selectbox labelled ``box_label`` and click ``option`` (exact text); returns
     without waiting for the rerun."""
     page.get_by_test_id("stSelectbox").filter(has_text=box_label).click()
-    page.keyboard.type(option)  # the list is virtual: filter it so the option is drawn
+    page.keyboard.type(option.split(" — ")[0])  # the list is virtual: filter it so it is drawn
     page.get_by_role("option", name=option, exact=True).click()
 
 

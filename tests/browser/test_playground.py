@@ -79,7 +79,7 @@ def test_uploaded_image_is_used_and_a_bad_one_explained(page, tmp_path) -> None:
     rgb[:, ::4] = (250, 200, 20)
     picture.write_bytes(png_bytes(rgb))
     page.locator("input[type=file]").set_input_files(str(picture))
-    page.wait_for_selector("text=38×58 result", timeout=30_000)
+    page.wait_for_selector("text=58×38 result", timeout=30_000)  # width × height
     page.wait_for_selector(CHECKED)
 
     notes = tmp_path / "notes.png"
