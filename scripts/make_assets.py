@@ -1,7 +1,7 @@
 """Write the playground's samples (assets/samples/) and the network page's gallery
 (assets/gallery/ + index.json) from the training data, once.
 
-    python scripts/make_assets.py [--data /work/shared/data]
+    python -m scripts.make_assets --data ../shared/data
 
 The app never reads the training data at run time; it reads only what this script writes.
 The output is deterministic (same data → same bytes), a few hundred KB in all.
@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from explorer.model import CIFAR10_CLASSES  # noqa: E402 — needs the repository root on sys.path
-from explorer.samples import (  # noqa: E402 — needs the repository root on sys.path first
+from explorer.model import CIFAR10_CLASSES
+from explorer.samples import (
     GALLERY_DIR,
     MNIST_SAMPLE_INDEX,
     PHOTO_UPSCALED_SIDE,
@@ -29,7 +25,7 @@ from explorer.samples import (  # noqa: E402 — needs the repository root on sy
     SAMPLES_DIR,
     sample_matrix,
 )
-from explorer.train import read_cifar_batch  # noqa: E402
+from explorer.train import read_cifar_batch
 
 PER_CLASS = 2
 
@@ -96,7 +92,9 @@ def make_gallery(cifar: tuple[np.ndarray, np.ndarray], mnist: tuple[np.ndarray, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument(
+        "--data", type=Path, required=True, help="the shared data folder (e.g. ../shared/data)"
+    )
     args = parser.parse_args()
     cifar = load_cifar_test(args.data)
     mnist = load_mnist_test(args.data)

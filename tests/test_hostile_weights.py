@@ -17,6 +17,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections import OrderedDict
@@ -40,7 +41,7 @@ from explorer.model import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / f"cnn-explorer-pwned-{os.getpid()}"
+MARKER = Path(tempfile.gettempdir()) / f"cnn-explorer-pwned-{os.getpid()}"
 CPU_BUDGET_S = 2.0  # process CPU time per refusal (all threads), against ~0.01–0.2 s measured
 MEMORY_BUDGET_MB = 512
 

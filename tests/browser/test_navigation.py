@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import serve
+from scripts.server import serve
 
 PAGES = {
     "convolution": "Convolution playground",
