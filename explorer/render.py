@@ -119,9 +119,11 @@ def enlarge_to(img: np.ndarray, min_side: int) -> np.ndarray:
 
 
 def png_bytes(img: np.ndarray) -> bytes:
-    """H×W or H×W×3 uint8 → PNG file bytes."""
+    """H×W or H×W×3 uint8 → PNG file bytes. zlib level 1: half the encoding time of the default
+    for a few percent more bytes (measured on a 526² stage montage: 5.5 vs 11.6 ms, 73 vs
+    70 KB) — encoding was a third of a feature-maps rerun under load."""
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=False)
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
