@@ -676,5 +676,5 @@ def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int)
         "This is the pattern the filter responds to, repeated across the image because every "
         "cell of the map looks for it in its own 18×18 field. Two brakes keep it an image: "
         "neighbouring pixels are pulled together, and the image is shifted by a pixel or two "
-        f"at random at each step. Computed on {best.device} in {best.seconds:.1f} s."
+        f"at random at each step. Computed on {best.device.upper()} in {best.seconds:.1f} s."
     )
