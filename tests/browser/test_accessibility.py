@@ -19,7 +19,15 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.test_offline import VIEWPORT, app_pages, draw_stroke, is_own, open_page, settle
+from tests.browser.test_offline import (
+    VIEWPORT,
+    app_pages,
+    draw_stroke,
+    is_own,
+    open_page,
+    settle,
+    track_requests,
+)
 
 AXE = Axe()
 FAILING_IMPACTS = ("serious", "critical")
@@ -41,6 +49,7 @@ def screen(browser, app_url: str):
     context.route(lambda url: not is_own(url, app_url), lambda route: route.abort())
     page = context.new_page()
     page.set_default_timeout(30_000)
+    track_requests(page)
     page.app_url = app_url
     page.js_errors = []
     page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
