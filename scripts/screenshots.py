@@ -16,6 +16,20 @@ from playwright.sync_api import sync_playwright
 from scripts.chromium import launch_chromium
 from scripts.server import serve
 
+PRESENTER = [
+    ("convolution?present=1&hide=image,kernel,settings&k=laplacian_8&sample=ship",
+     "presenter_convolution"),
+    ("feature_maps?present=1&hide=input,sees,compare,detail,filters", "presenter_feature_maps"),
+    ("network?present=1&hide=table,parameters,print,dropout", "presenter_network"),
+]  # fmt: skip
+PHONE = [("convolution", "phone_convolution"), ("feature_maps", "phone_feature_maps")]
+# True once Streamlit has finished the current run (the same check as the browser tests').
+SCRIPT_DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+
 PAGES = [
     ("home", "Start here"),
     ("convolution", "Convolution playground"),
@@ -52,6 +66,16 @@ def main(out: Path) -> None:
                 )
                 page.wait_for_timeout(500)
             page.screenshot(path=str(out / f"{name}.png"))
+            print(f"{name}: {out / name}.png")
+        # A projector: presenter mode at 1280×720, the lesson on the first screen.
+        projector = browser.new_page(viewport={"width": 1280, "height": 720})
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        for shot_page, path, name in [*((projector, p, n) for p, n in PRESENTER),
+                                      *((phone, p, n) for p, n in PHONE)]:  # fmt: skip
+            shot_page.goto(f"{url}/{path}")
+            shot_page.wait_for_function(SCRIPT_DONE, timeout=60_000)
+            shot_page.wait_for_timeout(2000)
+            shot_page.screenshot(path=str(out / f"{name}.png"))
             print(f"{name}: {out / name}.png")
         browser.close()
 
