@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.ui import widgets
+
 # The tab's icon is our own SVG, sent inline as a data: URL. A ":material/…:" page icon makes the
 # browser fetch the icon from Google's font server (fonts.gstatic.com), which an offline
 # classroom cannot reach (tests/browser/test_offline.py). The Material icons of st.Page and the
@@ -18,4 +20,5 @@ pages = [
     st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/calculate:"),
 ]
+widgets.visible_focus()
 st.navigation(pages).run()

@@ -19,6 +19,7 @@ MODULES = [
     "bench.bench_rerun",
     "bench.bench_network",
     "bench.bench_load",
+    "bench.bench_attribution",
 ]
 
 

@@ -21,6 +21,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
@@ -36,6 +37,8 @@ GRAD_CAM_LAYER = "conv3"
 IG_STEPS = 64
 MAXIMISE_STEPS = 256
 MAXIMISE_SEED = 0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def _plain(t: torch.Tensor) -> np.ndarray:
 
 
 def _check_target(net: nn.Module, target: int) -> int:
-    classes = net.fc2.out_features
+    classes = int(cast(nn.Linear, net.fc2).out_features)
     if int(target) != target or not 0 <= int(target) < classes:
         raise AttributionError(f"The network has classes 0 to {classes - 1}; not {target}.")
     return int(target)
@@ -211,10 +214,10 @@ def attribute(
         return _replace(found, fallback_reason=reason[:300])
 
 
-def _replace(found: Attributions, **changes: object) -> Attributions:
+def _replace(found: Attributions, fallback_reason: str) -> Attributions:
     import dataclasses
 
-    return dataclasses.replace(found, **changes)
+    return dataclasses.replace(found, fallback_reason=fallback_reason)
 
 
 def _attribute_on(
@@ -230,7 +233,7 @@ def _attribute_on(
     baseline = black_baseline(pre, inp.shape[-1]).to(device)
     ms: dict[str, float] = {}
 
-    def timed(name: str, action: Callable[[], object]) -> object:
+    def timed(name: str, action: Callable[[], T]) -> T:
         _sync(device)
         t0 = time.perf_counter()
         out = action()

@@ -189,7 +189,7 @@ def _write_in_cells(
         if mask is not None and not mask[r, c]:
             continue
         red, green, blue = (int(v) for v in pixels[y0 + r * cell, x0 + c * cell])
-        ink = WHITE if render._ink(red, green, blue) == "#fff" else INK
+        ink = WHITE if render.ink(red, green, blue) == "#fff" else INK
         centre = (x0 + c * cell + cell / 2, y0 + r * cell + cell / 2)
         draw.text(centre, drawable_text(format_value(value)), font=font, fill=ink, anchor="mm")
 

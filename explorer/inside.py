@@ -30,7 +30,7 @@ flatten and dropout only *choose* numbers, so their values are exactly the captu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -57,6 +57,8 @@ TF32_UNIT_ROUNDOFF = 2.0**-11
 # worst case of adding n terms one by one is n of them (577 for conv3); blocked and pairwise
 # sums, which PyTorch's kernels use, stay far below it: the shipped weights show at most 5.1.
 SUM_ROUNDING_UNITS = 16
+
+Cell3 = tuple[int, int, int]  # (map, row, column) of a spatial stage
 
 
 class CellError(UserError):
@@ -429,11 +431,11 @@ def explain(
     :class:`CellError` for a stage or cell that does not exist."""
     cell = check_cell(stage_shape(acts, stage), tuple(cell), stage)
     if stage in CONV_SOURCE:
-        return conv_cell(model, x, acts, stage, cell, top)
+        return conv_cell(model, x, acts, stage, cast(Cell3, cell), top)
     if stage in RELU_SOURCE:
         return relu_cell(acts, stage, cell)
     if stage in POOL_SOURCE:
-        return pool_cell(acts, stage, cell)
+        return pool_cell(acts, stage, cast(Cell3, cell))
     if stage == "flatten":
         return flatten_cell(acts, cell[0])
     if stage in LINEAR_SOURCE:

@@ -24,11 +24,6 @@ def _fmt(value: float) -> str:
     return format_value(value)
 
 
-def _ink(rgb: np.ndarray) -> str:
-    red, green, blue = (int(v) for v in rgb)
-    return "#111" if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else "#fff"
-
-
 def number_grid_html(
     values: np.ndarray,
     cmap: render.ColourMap,
@@ -60,7 +55,8 @@ def number_grid_html(
             colour = (236, 236, 236) if empty else colours[r, c]
             style = (
                 f"background:rgb({int(colour[0])},{int(colour[1])},{int(colour[2])});"
-                f"color:{_ink(np.asarray(colour))};width:{width}px;min-width:{width}px;"
+                f"color:{render.ink(*(int(v) for v in colour))};"
+                f"width:{width}px;min-width:{width}px;"
                 f"height:{cell_px}px;padding:0;text-align:center;font-size:{font}px;"
             )
             outline = marks.get((r, c))

@@ -85,8 +85,8 @@ class FieldBox:
 def _layer_shape(module: nn.Module) -> tuple[int, int, int]:
     """(kernel, stride, padding) of a square conv or pool layer; ReLU is (1, 1, 0)."""
 
-    def first(v: int | tuple[int, ...]) -> int:
-        return v[0] if isinstance(v, tuple) else int(v)
+    def first(v: object) -> int:
+        return int(v[0]) if isinstance(v, tuple) else int(v)  # type: ignore[call-overload]
 
     if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
         if isinstance(module, nn.Conv2d) and first(module.dilation) != 1:

@@ -22,6 +22,7 @@ from explorer.features import (
 from explorer.model import builtin_weights
 from explorer.network_view import SCALES, legend_text, stage_explanation, verdict
 from explorer.stage_pictures import stage_limits
+from explorer.ui import inside as inside_view
 from explorer.ui import network as net
 from explorer.ui import playground, widgets
 from explorer.ui.network_input import gallery_choice, network_input
@@ -42,8 +43,13 @@ def show_stage(
     stage = STAGE_BY_NAME[name]
     arr = acts.stages[name]
     st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
-    st.image(pictures[name], width="stretch", output_format="PNG")
-    st.image(net.colour_bar_png(stage.kind), width=160, output_format="PNG")
+    st.image(
+        pictures[name],
+        width="stretch",
+        output_format="PNG",
+        alt=f"All {arr.shape[0]} maps of {name}, {'×'.join(map(str, arr.shape[1:]))} each",
+    )
+    st.image(net.colour_bar_png(stage.kind), width=160, output_format="PNG", alt="")
     lo, hi = stage_limits(arr, stage.kind)
     st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
     st.caption(stage_explanation(stage.explanation, trained))
@@ -78,6 +84,10 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
             f"**{stats['mean']:.4g}** · std **{stats['std']:.4g}** · fraction zero "
             f"**{stats['fraction_zero']:.1%}**"
         )
+        r, c = np.unravel_index(int(np.argmax(arr[index])), arr[index].shape)
+        cell = (int(index), int(r), int(c))
+        inside_view.link_here(f"How was {layer}[{index}, {r}, {c}], its largest value, made?",
+                              layer, cell)  # fmt: skip
     with right:
         conv = CONV_OF_STAGE[layer]
         w = filters(ctx.cpu_model, conv)[index]
@@ -94,7 +104,12 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
                 column.markdown(net.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
         else:
             grid, bound = net.filter_grid_png(ctx.weights_id, conv, index, ctx.cpu_model)
-            st.image(grid, width="stretch", output_format="PNG")
+            st.image(
+                grid,
+                width="stretch",
+                output_format="PNG",
+                alt=f"{conv} filter {index}: its {w.shape[0]} slices of 3×3 as colours",
+            )
             st.caption(
                 f"One 3×3 square per input channel (channel 0 top left, 8 a row); "
                 f"blue −{bound:.3g} · white 0 · red {bound:.3g}"
@@ -133,8 +148,11 @@ def compare_networks(ctx: net.NetworkContext, inp: ModelInput, acts: Activations
         column.markdown(f"**{c.label}** says **{said.answer}** ({said.probability:.1%})")
     for name in SPATIAL_STAGES:
         left, right = st.columns(2, gap="large")
-        left.image(pictures[name], caption=STAGE_BY_NAME[name].title, output_format="PNG")
-        right.image(pictures2[name], caption=STAGE_BY_NAME[name].title, output_format="PNG")
+        title = STAGE_BY_NAME[name].title
+        left.image(pictures[name], caption=title, output_format="PNG", alt=f"{ctx.label}: {name}")
+        right.image(
+            pictures2[name], caption=title, output_format="PNG", alt=f"{ctx2.label}: {name}"
+        )
 
 
 def playground_sender(ctx: net.NetworkContext) -> None:
@@ -197,6 +215,8 @@ with right if input_shown else stages_place:
         st.markdown("**Probability of each class (softmax)**")
         probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
         st.markdown(net.bars_html(top(probabilities), said.answer, ".1%"), unsafe_allow_html=True)
+        k = int(acts.probabilities.argmax())
+        inside_view.link_here(f"Which pixels made it say {said.answer}?", "softmax", (k,), k)
         st.caption(
             f"Input: {literal_markdown(inp.description)}. Forward pass: "
             f"**{acts.forward_ms:.2f} ms** on "
@@ -212,9 +232,19 @@ if show.shows("sees"):
     pre = ctx.preprocessing
     enlarged, channels = net.input_pictures(net.image_key(inp.image), pre.mean, pre.std, inp.image)
     cols = st.columns(4)
-    cols[0].image(enlarged, caption="The 32×32 input, enlarged", output_format="PNG")
+    cols[0].image(
+        enlarged,
+        caption="The 32×32 input, enlarged",
+        output_format="PNG",
+        alt="The network's 32×32 input, enlarged",
+    )
     for col, (view, picture) in zip(cols[1:], channels, strict=True):
-        col.image(picture, caption=f"{view.name} channel", output_format="PNG")
+        col.image(
+            picture,
+            caption=f"{view.name} channel",
+            output_format="PNG",
+            alt=f"The input's {view.name} channel in gray",
+        )
         col.caption(
             f"(pixel/255 − {view.mean:.4g}) / {view.std:.4g} → from **{view.low:.3f}** to "
             f"**{view.high:.3f}**"
@@ -254,6 +284,8 @@ with stages_place if show.on else st.container():
     logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
     if revealed:
         st.markdown(net.bars_html(top(logits), said.answer, ".3g"), unsafe_allow_html=True)
+        best = int(acts.probabilities.argmax())
+        inside_view.link_here(f"How was the {said.answer} score made?", "fc2", (best,))
     else:
         st.caption("The scores appear once you have made your guess above.")
     if revealed and len(ctx.classes) > CLASSES_SHOWN:
@@ -269,7 +301,11 @@ if show.shows("detail"):
 
 if show.shows("filters"):
     st.subheader(SECTIONS["filters"])
-    st.image(net.conv1_filters_png(ctx.weights_id, ctx.cpu_model), output_format="PNG")
+    st.image(
+        net.conv1_filters_png(ctx.weights_id, ctx.cpu_model),
+        output_format="PNG",
+        alt="conv1's 32 filters as 3×3 colour patches, 16 a row",
+    )
     st.caption(
         "Filter 0 is top left, 16 a row. Each 3×3 filter drawn as colours: for each channel, "
         "grey = weight 0, brighter = positive, darker = negative (each filter scaled by its own "

@@ -413,3 +413,18 @@ def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
     button = next(b.proto for b in at.get("download_button") if b.proto.id.endswith("fm_dl_pool2"))
     picture = Image.open(io.BytesIO(stored[button.deferred_file_id]()))
     assert picture.format == "PNG" and picture.size[0] > 400
+
+
+def test_links_lead_from_the_answer_and_the_enlarged_map_to_their_arithmetic(at: AppTest) -> None:
+    at.selectbox(key="fm_layer").set_value("relu2").run()
+    at.number_input(key="fm_map").set_value(7).run()
+    model = reference_model()
+    with torch.no_grad():
+        x = model.pool(torch.relu(model.conv1(reference_input(at))))
+        relu2 = torch.relu(model.conv2(x))[0, 7].numpy()
+        k = int(torch.softmax(model(reference_input(at)), dim=1).argmax())
+    r, c = np.unravel_index(int(np.argmax(relu2)), relu2.shape)
+    links = " ".join(m.value for m in at.markdown if "](inside?" in m.value)
+    assert f"layer=relu2&map=7&row={r}&col={c}" in links  # the map's largest value
+    assert f"layer=softmax&unit={k}&class={k}" in links  # from the answer back to the pixels
+    assert f"layer=fc2&unit={k}" in links

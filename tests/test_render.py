@@ -85,7 +85,7 @@ def test_grid_html_writes_each_number_in_its_coloured_cell() -> None:
     page = render.grid_html(np.array([[-1.0, 0.0], [0.5, 1 / 3]]), "diverging", 30)
     assert page.count("<tr>") == 2 and page.count("<td") == 4
     assert ">-1</td>" in page and ">0.5</td>" in page and ">0.3333</td>" in page
-    assert "background:rgb(247,246,246);color:#111" in page  # 0 is white, written in dark ink
+    assert "background:rgb(247,246,246);color:#000" in page  # 0 is white, written in dark ink
 
 
 def test_grid_html_keeps_the_cell_size_for_short_numbers_and_widens_for_long_ones() -> None:
@@ -114,3 +114,15 @@ def test_layer_chain_dot_chains_every_layer_with_its_shape() -> None:
     assert " -> ".join(r.name for r in rows) in dot
     assert 'conv1 [label="conv1   32 × 32 × 32", fillcolor="#fde0c5"]' in dot
     assert 'flatten [label="flatten   2048"' in dot
+
+
+def test_ink_contrasts_at_least_4_5_to_1_on_every_gray() -> None:
+    def luminance(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    for v in range(256):
+        ink = render.ink(v, v, v)
+        y, text = luminance(v), 0.0 if ink == "#000" else 1.0
+        ratio = (max(y, text) + 0.05) / (min(y, text) + 0.05)
+        assert ratio >= 4.5, (v, ink, ratio)

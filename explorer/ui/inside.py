@@ -14,10 +14,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from explorer import inside_pictures as pics
 from explorer import render
@@ -135,8 +137,14 @@ def link_here(
     """A link from another page to the arithmetic of ``cell`` of ``stage`` on this one, e.g.
     ``link_here("How was this number made?", "conv2", (5, 3, 4))`` or, from a prediction,
     ``link_here("Which pixels made it say cat?", "softmax", (3,), target=3)``."""
-    st.page_link("pages/inside.py", label=label, icon=":material/calculate:",
-                 query_params=link_params(stage, cell, target), **kwargs)  # fmt: skip
+    params = link_params(stage, cell, target)
+    try:
+        st.page_link("pages/inside.py", label=label, icon=":material/calculate:",
+                     query_params=params, **kwargs)  # fmt: skip
+    except StreamlitPageNotFoundError:
+        # A page run on its own, outside app.py's navigation (AppTest runs pages that way):
+        # a plain link to the page's address does the same.
+        st.markdown(f":material/calculate: [{label}](inside?{urlencode(params)})")
 
 
 # ----------------------------------------------------------------------------- picking a cell
@@ -213,9 +221,9 @@ def clickable_numbers(acts: Activations, stage: str, cell: tuple[int, ...], clas
     values = arr[cell[0]] if arr.ndim == 3 else arr
     table = _as_table(np.asarray(values, dtype=np.float64), stage, classes)
     kind = STAGE_BY_NAME["relu4" if stage == "dropout" else stage].kind
-    cmap = "diverging" if kind == "signed" else "viridis"
+    cmap: render.ColourMap = "diverging" if kind == "signed" else "viridis"
     colours = render.colourise(table.to_numpy(), cmap)
-    css = [[f"background-color: rgb({r},{g},{b}); color: {pics._ink(np.array((r, g, b)))}"
+    css = [[f"background-color: rgb({r},{g},{b}); color: {render.ink(r, g, b)}"
             for r, g, b in row] for row in colours]  # fmt: skip
     styled = table.style.apply(lambda _: np.array(css), axis=None).format(fmt, na_rep="")
     what = f"The numbers of map {cell[0]} of {stage}" if arr.ndim == 3 else (
@@ -263,8 +271,9 @@ def agreement(how: CellRecord) -> str:
         same = "the same number" if how.value == how.captured else "a different number (!)"
         return f"PyTorch's value in this forward pass: **{captured}** — {same}: nothing is added."
     verdict = "equal to float32 precision" if how.agrees else "**not** equal to float32 precision"
+    terms = getattr(how, "terms", 0)
     steps = ("exp, the sum and the division" if isinstance(how, SoftmaxCell)
-             else f"the {how.terms:,} additions")  # fmt: skip
+             else f"the {terms:,} additions")  # fmt: skip
     order = "" if isinstance(how, SoftmaxCell) else ", adding in another order"
     return (
         f"In float64 this is **{how.value:.10g}**; PyTorch computed **{captured}** in float32"
@@ -361,7 +370,7 @@ def show_softmax(how: SoftmaxCell, classes: tuple[str, ...]) -> None:
         f"**softmax[{k}] = {fmt(how.value)}**, the probability of *{classes[k]}*: "
         f"exp(score{shift}) of every class, their sum, and each divided by the sum."
     )
-    listed = range(len(classes))
+    listed: list[int] = list(range(len(classes)))
     if len(classes) > SOFTMAX_ROWS:  # a large head: the most probable classes and this one
         order = sorted(listed, key=lambda j: (-how.probabilities[j], j))[:SOFTMAX_ROWS]
         listed = sorted({*order, k})

@@ -61,6 +61,7 @@ def gallery_input(ctx: net.NetworkContext) -> ModelInput:
         net.enlarged_png(net.image_key(image), image),
         caption=f"True label: {item.label_name}",
         output_format="PNG",
+        alt=f"The network's input: a {item.label_name}, 32×32, enlarged",
     )
     return ModelInput(image, item.source, item.label_name)
 

@@ -339,7 +339,11 @@ def picture_view(picture: ConvPicture) -> None:
         # Clipped like the caption says (a typed matrix may hold values outside 0..255); a
         # plain uint8 cast would wrap -5 round to 251.
         gray = render.colourise(picture.working, "gray", vmin=0.0, vmax=255.0)
-        st.image(render.enlarge_to(gray, 256), width=256)
+        st.image(
+            render.enlarge_to(gray, 256),
+            width=256,
+            alt=f"The {w}×{h} image the convolution sees, in gray",
+        )
     note = f"{w}×{h} numbers, 0 = black and 255 = white"
     if picture.working.shape != picture.full.shape:
         note += f"; shrunk for the animation from {picture.shape_text}"
@@ -361,7 +365,11 @@ def result_view(
             f"{PLAYGROUND_MAX_SIDE} px a side."
         )
     if channels == "per_channel":
-        st.image(conv_colour_picture(result), width=min(512, max(256, result.shape[-1])))
+        st.image(
+            conv_colour_picture(result),
+            width=min(512, max(256, result.shape[-1])),
+            alt="The result, each colour channel filtered on its own",
+        )
         st.caption(
             "Each channel filtered on its own and put back together as a colour picture; values "
             "below 0 or above 255 are clipped for display (the CSV has the exact numbers)."
@@ -390,6 +398,8 @@ def heatmap_view(result: np.ndarray, cmap: render.ColourMap = "diverging") -> No
         st.image(
             render.enlarge(render.colourise(result, cmap, vmin, vmax), factor),
             width=min(640, factor * result.shape[1]),
+            alt=f"The {result.shape[1]}×{result.shape[0]} result in colours (the bar below "
+            "says what they mean; the CSV has every number)",
         )
     st.markdown(conv_colour_bar_html(result, 320, cmap), unsafe_allow_html=True)
     if max(result.shape) > 16:

@@ -36,6 +36,26 @@ def warning(message: str, icon: str = ":material/warning:") -> None:
     st.warning(literal_markdown(message), icon=icon)
 
 
+FOCUS_CSS = """<style>
+[data-testid="stSidebarNavLink"]:focus-visible,
+[data-testid="stBaseButton-elementToolbar"]:focus-visible,
+[data-testid="stCode"] pre:focus-visible,
+label:has(input[type="checkbox"]:focus-visible),
+label:has(input[type="radio"]:focus-visible) {outline: 2px solid #a82c3c !important;
+  outline-offset: 1px;}
+[data-testid="stMain"]:focus-visible {outline: 2px solid #a82c3c !important;
+  outline-offset: -2px;}
+[data-testid="stElementToolbar"]:focus-within {opacity: 1 !important;}
+</style>"""
+
+
+def visible_focus() -> None:
+    """A visible focus ring on Streamlit's own controls that show only a faint tint (page
+    links, toggles, radio options, image toolbars): every control is usable by keyboard.
+    The colour is written out: Streamlit does not define a CSS variable for it in the page."""
+    st.html(FOCUS_CSS)
+
+
 def use_app_navigation() -> None:
     """Make sure this page runs inside app.py's navigation, also when opened by its own URL.
 
