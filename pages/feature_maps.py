@@ -61,7 +61,9 @@ def show_stage(
         )  # fmt: skip
 
 
-def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -> None:
+def show_map_detail(
+    ctx: net.NetworkContext, inp: ModelInput, acts: Activations, per_map: bool
+) -> None:
     """Pick one map (``fm_layer``, ``fm_map``): enlarged with hover values, its statistics and
     the filter that made it."""
     c1, c2 = st.columns(2)
@@ -71,12 +73,11 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
     if st.session_state["fm_map"] >= len(arr):
         st.session_state["fm_map"] = 0
     index = c2.number_input(f"Map (0–{len(arr) - 1})", 0, len(arr) - 1, key="fm_map")
-    key = net.image_key(acts.stages["conv1"])
     st.caption("Click a map to enlarge it.")
-    net.map_picker(net.map_thumbnails(ctx.weights_id, acts.device, key, layer, per_map, acts))
+    net.map_picker(net.map_thumbnails_for(ctx, inp, acts, layer, per_map))
     left, right = st.columns([3, 2])
     with left:
-        fig = net.map_figure(ctx.weights_id, acts.device, key, layer, index, per_map, acts)
+        fig = net.map_figure_for(ctx, inp, acts, layer, index, per_map)
         st.plotly_chart(fig, width="stretch", key="fm_heatmap")
         stats = map_statistics(arr[index])
         st.markdown(
@@ -103,7 +104,7 @@ def show_map_detail(ctx: net.NetworkContext, acts: Activations, per_map: bool) -
                 column.caption(f"{name} channel")
                 column.markdown(net.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
         else:
-            grid, bound = net.filter_grid_png(ctx.weights_id, conv, index, ctx.cpu_model)
+            grid, bound = net.filter_grid_png_for(ctx, conv, index)
             st.image(
                 grid,
                 width="stretch",
@@ -139,9 +140,8 @@ def compare_networks(ctx: net.NetworkContext, inp: ModelInput, acts: Activations
     acts2 = widgets.guarded(lambda: net.capture_for(ctx2, inp))
     if acts2 is None:
         return
-    key = net.image_key(inp.image)
-    pictures = net.stage_pictures(ctx.weights_id, acts.device, key, per_map, acts)
-    pictures2 = net.stage_pictures(ctx2.weights_id, acts2.device, key, per_map, acts2)
+    pictures = net.pictures_for(ctx, inp, acts, per_map)
+    pictures2 = net.pictures_for(ctx2, inp, acts2, per_map)
     left, right = st.columns(2, gap="large")
     for column, c, a in ((left, ctx, acts), (right, ctx2, acts2)):
         said = verdict(a.probabilities, c.classes, inp.true_label)
@@ -229,8 +229,7 @@ with right if input_shown else stages_place:
 
 if show.shows("sees"):
     st.subheader("What the model sees")
-    pre = ctx.preprocessing
-    enlarged, channels = net.input_pictures(net.image_key(inp.image), pre.mean, pre.std, inp.image)
+    enlarged, channels = net.input_pictures_for(ctx, inp)
     cols = st.columns(4)
     cols[0].image(
         enlarged,
@@ -269,9 +268,7 @@ with stages_place if show.on else st.container():
         "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
         "8 (or 16) a row."
     )
-    pictures = net.stage_pictures(
-        ctx.weights_id, acts.device, net.image_key(inp.image), per_map, acts
-    )
+    pictures = net.pictures_for(ctx, inp, acts, per_map)
     for block in ("1", "2", "3"):
         for col, name in zip(st.columns(3), ("conv", "relu", "pool"), strict=True):
             with col:
@@ -297,12 +294,12 @@ if show.shows("compare"):
 
 if show.shows("detail"):
     st.subheader(SECTIONS["detail"])
-    show_map_detail(ctx, acts, per_map)
+    show_map_detail(ctx, inp, acts, per_map)
 
 if show.shows("filters"):
     st.subheader(SECTIONS["filters"])
     st.image(
-        net.conv1_filters_png(ctx.weights_id, ctx.cpu_model),
+        net.conv1_filters_png_for(ctx),
         output_format="PNG",
         alt="conv1's 32 filters as 3×3 colour patches, 16 a row",
     )

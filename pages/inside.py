@@ -54,26 +54,23 @@ if stage in POOL_SOURCE:
     view.pool_stepper(acts, stage, *cell)
 
 st.subheader("2 · Which input pixels can reach it: the receptive field")
-key = net.image_key(inp.image)
 box = receptive_field(stage, cell)
 pic, words = st.columns([1, 2], gap="large")
-pic.image(view.field_png(key, box, inp.image), width="stretch", alt=view.field_alt(box),
+pic.image(view.field_png_for(inp, box), width="stretch", alt=view.field_alt(box),
           caption=f"Outlined: the pixels {view.cell_name(stage, cell)} can see")  # fmt: skip
 with words:
     view.show_field_arithmetic(stage, box)
 
 st.subheader("3 · Where the network looks")
-target = view.pick_class(ctx.classes, int(acts.probabilities.argmax()), key, ctx.weights_id)
-found = widgets.guarded(
-    lambda: view.attributions(ctx.weights_id, ctx.device.device, key, target, ctx, inp.image)
-)
+target = view.pick_class_for(ctx, inp, acts)
+found = widgets.guarded(lambda: view.attributions_for(ctx, inp, target))
 if found is not None:
-    pngs = view.attribution_pngs(ctx.weights_id, found.device, key, target, found, inp.image)
+    pngs = view.attribution_pngs_for(ctx, inp, found)
     view.show_attributions(found, pngs, ctx.classes)
 
 st.subheader("4 · What a conv3 filter looks for")
 channel = st.number_input("conv3 map (0–127)", 0, 127, key="in_channel")
-keys, scores = view.gallery_scores(ctx.weights_id, ctx.device.device, ctx.dataset, ctx)
+keys, scores = view.gallery_scores_for(ctx)
 view.show_gallery_top(keys, scores, channel, ctx.dataset)
 best = view.maximised_input(ctx, channel, compute=False)
 slot = st.empty()  # the button, then the progress bar in its place

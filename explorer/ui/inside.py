@@ -44,7 +44,7 @@ from explorer.ui import widgets
 
 if TYPE_CHECKING:
     from explorer.attribution import Attributions, GalleryResponses, MaximisedInput
-    from explorer.features import Activations
+    from explorer.features import Activations, ModelInput
     from explorer.receptive_field import FieldBox
 
 IN_DEFAULTS: dict[str, Any] = {
@@ -687,3 +687,38 @@ def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int)
         "neighbouring pixels are pulled together, and the image is shifted by a pixel or two "
         f"at random at each step. Computed on {best.device.upper()} in {best.seconds:.1f} s."
     )
+
+
+# ----------------------------------------------------------------------------- for the page
+# The page passes what is on the screen (the network, the input, the stage's cell); the keys
+# of the caches above are made here, from content, never by the page.
+
+
+def pick_class_for(ctx: net.NetworkContext, inp: ModelInput, acts: Activations) -> int:
+    """:func:`pick_class` for this network and input."""
+    predicted = int(acts.probabilities.argmax())
+    return pick_class(ctx.classes, predicted, net.image_key(inp.image), ctx.weights_id)
+
+
+def attributions_for(ctx: net.NetworkContext, inp: ModelInput, target: int) -> Attributions:
+    """:func:`attributions` for this network and input."""
+    key = net.image_key(inp.image)
+    return attributions(ctx.weights_id, ctx.device.device, key, target, ctx, inp.image)
+
+
+def attribution_pngs_for(
+    ctx: net.NetworkContext, inp: ModelInput, found: Attributions
+) -> dict[str, tuple[bytes, str]]:
+    """:func:`attribution_pngs` of ``found`` for this network and input."""
+    key = net.image_key(inp.image)
+    return attribution_pngs(ctx.weights_id, found.device, key, found.target, found, inp.image)
+
+
+def gallery_scores_for(ctx: net.NetworkContext) -> tuple[tuple[str, ...], GalleryResponses]:
+    """:func:`gallery_scores` for this network."""
+    return gallery_scores(ctx.weights_id, ctx.device.device, ctx.dataset, ctx)
+
+
+def field_png_for(inp: ModelInput, box: FieldBox) -> bytes:
+    """:func:`field_png` of ``box`` on this input."""
+    return field_png(net.image_key(inp.image), box, inp.image)

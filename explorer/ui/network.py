@@ -558,3 +558,45 @@ def montage_png_for(stage: str, per_map: bool, acts: Activations) -> bytes:
 
     info = STAGE_BY_NAME[stage]
     return montage_png(acts.stages[stage], info.kind, "map" if per_map else "layer", info.title)
+
+
+# ----------------------------------------------------------------------------- for the pages
+# The pages pass what is on the screen (the network, the input, its capture); the keys of the
+# content-keyed caches above are made here, never by a page.
+
+
+def pictures_for(ctx: NetworkContext, inp: ModelInput, acts: Activations, per_map: bool
+                 ) -> dict[str, bytes]:  # fmt: skip
+    """:func:`stage_pictures` of this capture."""
+    return stage_pictures(ctx.weights_id, acts.device, image_key(inp.image), per_map, acts)
+
+
+def input_pictures_for(ctx: NetworkContext, inp: ModelInput
+                       ) -> tuple[bytes, list[tuple[ChannelView, bytes]]]:  # fmt: skip
+    """:func:`input_pictures` of this input, normalised the way this network expects."""
+    pre = ctx.preprocessing
+    return input_pictures(image_key(inp.image), pre.mean, pre.std, inp.image)
+
+
+def map_figure_for(ctx: NetworkContext, inp: ModelInput, acts: Activations, layer: str,
+                   index: int, per_map: bool) -> go.Figure:  # fmt: skip
+    """:func:`map_figure` of one map of this capture."""
+    key = image_key(inp.image)
+    return map_figure(ctx.weights_id, acts.device, key, layer, index, per_map, acts)
+
+
+def map_thumbnails_for(ctx: NetworkContext, inp: ModelInput, acts: Activations, layer: str,
+                       per_map: bool) -> list[str]:  # fmt: skip
+    """:func:`map_thumbnails` of one stage of this capture."""
+    key = image_key(inp.image)
+    return map_thumbnails(ctx.weights_id, acts.device, key, layer, per_map, acts)
+
+
+def filter_grid_png_for(ctx: NetworkContext, conv: str, index: int) -> tuple[bytes, float]:
+    """:func:`filter_grid_png` of one filter of this network."""
+    return filter_grid_png(ctx.weights_id, conv, index, ctx.cpu_model)
+
+
+def conv1_filters_png_for(ctx: NetworkContext) -> bytes:
+    """:func:`conv1_filters_png` of this network."""
+    return conv1_filters_png(ctx.weights_id, ctx.cpu_model)
