@@ -178,19 +178,14 @@ SECTIONS = {"input": "The input and the answer", "sees": "What the model sees",
             "filters": "conv1's 32 filters"}  # fmt: skip
 
 widgets.use_app_navigation()
-show = widgets.presenter("feature_maps", SECTIONS)
-widgets.page_header(
+show, ctx = net.network_page(
+    "feature_maps",
     "Feature maps",
     "Choose an image and follow it through the network. Every convolution filter produces one "
     "**feature map**: a picture of where in the image the filter found its pattern. All the "
     "numbers are computed live, in one pass through the network.",
-    presenting=show.on,
+    SECTIONS,
 )
-ctx = net.network_sidebar()
-for warning in net.link_warnings():
-    widgets.warning(warning, icon=":material/link:")
-if ctx is None:
-    st.stop()
 stages_place = st.container()  # presenting: every stage's maps first
 
 # A drawing or an upload needs its widgets, so that section always shows for them.

@@ -12,20 +12,15 @@ SECTIONS = {"table": "Layer by layer", "parameters": "Where the parameters are",
             "print": "The model, as PyTorch prints it", "dropout": "What dropout does"}  # fmt: skip
 
 widgets.use_app_navigation()
-show = widgets.presenter("network", SECTIONS)
-widgets.page_header(
+show, ctx = net.network_page(
+    "network",
     "The network",
     "**SimpleCNN** is a small convolutional network for 32×32 colour images. Three "
     "*convolution blocks* (convolution → ReLU → 2×2 max-pool) turn the image into 128 small "
     "maps of features, and a *classifier head* of two fully connected layers turns those into "
     "one score per class. Everything below is read from the running model itself.",
-    presenting=show.on,
+    SECTIONS,
 )
-ctx = net.network_sidebar()
-for warning in net.link_warnings():
-    widgets.warning(warning, icon=":material/link:")
-if ctx is None:
-    st.stop()
 model = ctx.model
 rows = layer_table(model)
 

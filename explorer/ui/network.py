@@ -4,6 +4,7 @@ every session, the sidebar they share, and the captures and pictures cached by c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from explorer import render
 from explorer.errors import UserError, literal_markdown
+from explorer.ui import widgets
 
 Triple = tuple[float, float, float]
 
@@ -233,6 +235,22 @@ def network_sidebar() -> NetworkContext | None:
     )
 
 
+def network_page(
+    page: str, title: str, intro: str, sections: dict[str, str]
+) -> tuple[widgets.Presenter, NetworkContext]:
+    """The start every network page shares: presenter mode, the title and intro, the weights
+    and device, what a link asked for that could not be used. Stops the page (after saying
+    why) when there is no usable network yet."""
+    show = widgets.presenter(page, sections)
+    widgets.page_header(title, intro, presenting=show.on)
+    ctx = network_sidebar()
+    for warning in link_warnings():
+        widgets.warning(warning, icon=":material/link:")
+    if ctx is None:
+        st.stop()
+    return show, ctx
+
+
 def builtin_context(key: str, device: DeviceInfo) -> NetworkContext:
     """A built-in network on ``device`` (shared, cached) with what the pages need to know."""
     from explorer.model import builtin_weights
@@ -434,24 +452,25 @@ def map_thumbnails(weights_id: str, device: str, image_key: bytes, layer: str, p
     return urls
 
 
-def map_picker(thumbnails: list[str], key: str = "fm_map_grid") -> None:
-    """The maps of a layer as a grid of thumbnails (8 a row, map 0 top left); clicking one
-    makes it the enlarged map (``fm_map``). The grid's selection follows ``fm_map`` too."""
+def thumbnail_grid(
+    urls: list[str], cols: int, chosen: int, pick: Callable[[int], None], key: str,
+    row_px: int, max_rows: int | None = None, title: Callable[[int], str] = str,
+) -> None:  # fmt: skip
+    """Pictures (``urls``: PNG data URLs) as a grid, ``cols`` a row, the first top left, with
+    picture ``chosen`` selected; clicking picture i calls ``pick(i)`` (before the rerun, like
+    a widget's callback). Used for the gallery and for a layer's maps."""
     import pandas as pd
 
-    ss = st.session_state
-    cols = MAP_GRID_COLUMNS
-    rows = -(-len(thumbnails) // cols)
-    cells = [[thumbnails[r * cols + c] if r * cols + c < len(thumbnails) else None
-              for c in range(cols)] for r in range(rows)]  # fmt: skip
+    rows = -(-len(urls) // cols)
+    cells = [[urls[r * cols + c] if r * cols + c < len(urls) else None for c in range(cols)]
+             for r in range(rows)]  # fmt: skip
     frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
-    current = int(ss.get("fm_map", 0))
-    _select_cell(key, [current // cols, str(current % cols)])
+    _select_cell(key, [chosen // cols, str(chosen % cols)])
 
     def picked() -> None:
-        chosen = _clicked_cell(key)
-        if chosen is not None and chosen[0] * cols + chosen[1] < len(thumbnails):
-            ss["fm_map"] = chosen[0] * cols + chosen[1]
+        cell = _clicked_cell(key)
+        if cell is not None and cell[0] * cols + cell[1] < len(urls):
+            pick(cell[0] * cols + cell[1])
 
     st.dataframe(
         frame,
@@ -459,10 +478,23 @@ def map_picker(thumbnails: list[str], key: str = "fm_map_grid") -> None:
         on_select=picked,
         selection_mode="single-cell",
         hide_index=True,
-        row_height=54,
-        height=min(6, rows) * 54 + 40,
-        column_config={c: st.column_config.ImageColumn(c, width="small") for c in frame.columns},
+        row_height=row_px,
+        height=min(max_rows or rows, rows) * row_px + 40,
+        column_config={
+            c: st.column_config.ImageColumn(title(int(c)), width="small") for c in frame.columns
+        },
     )
+
+
+def map_picker(thumbnails: list[str]) -> None:
+    """The maps of a layer as thumbnails (8 a row, map 0 top left); clicking one makes it the
+    enlarged map (``fm_map``)."""
+
+    def pick(index: int) -> None:
+        st.session_state["fm_map"] = index
+
+    current = int(st.session_state.get("fm_map", 0))
+    thumbnail_grid(thumbnails, MAP_GRID_COLUMNS, current, pick, "fm_map_grid", 54, max_rows=6)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -479,35 +511,17 @@ def gallery_thumbnails(dataset: str) -> list[tuple[str, str]]:
     return out
 
 
-def gallery_picker(dataset: str, keys: list[str], key: str = "fm_gallery_grid") -> None:
+def gallery_picker(dataset: str, keys: list[str]) -> None:
     """The gallery as thumbnails, five a row; clicking one picks it (``fm_gallery``). The
     selection follows ``fm_gallery`` too, so the picker and the list above always agree."""
-    import pandas as pd
 
-    ss = st.session_state
-    thumbs, cols = gallery_thumbnails(dataset), 5
-    rows = -(-len(thumbs) // cols)
-    cells = [[thumbs[r * cols + c][0] if r * cols + c < len(thumbs) else None
-              for c in range(cols)] for r in range(rows)]  # fmt: skip
-    frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
-    current = keys.index(ss["fm_gallery"]) if ss.get("fm_gallery") in keys else 0
-    _select_cell(key, [current // cols, str(current % cols)])
+    def pick(index: int) -> None:
+        st.session_state["fm_gallery"] = keys[index]
 
-    def picked() -> None:
-        chosen = _clicked_cell(key)
-        if chosen is not None and chosen[0] * cols + chosen[1] < len(keys):
-            ss["fm_gallery"] = keys[chosen[0] * cols + chosen[1]]
-
-    st.dataframe(
-        frame,
-        key=key,
-        on_select=picked,
-        selection_mode="single-cell",
-        hide_index=True,
-        row_height=70,
-        height=rows * 70 + 40,
-        column_config={c: st.column_config.ImageColumn(" ", width="small") for c in frame.columns},
-    )
+    urls = [url for url, _ in gallery_thumbnails(dataset)]
+    current = keys.index(st.session_state["fm_gallery"]) if st.session_state.get(
+        "fm_gallery") in keys else 0  # fmt: skip
+    thumbnail_grid(urls, 5, current, pick, "fm_gallery_grid", 70, title=lambda _c: " ")
 
 
 def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str) -> bool:
