@@ -66,6 +66,14 @@ NEXT = [  # (page, title, what it shows, link label, icon)
         "Look inside",
         ":material/layers:",
     ),
+    (
+        "pages/inside.py",
+        "Inside the network",
+        "Pick any number the network computed and see the arithmetic that made it, the pixels "
+        "that can reach it, and where the network looked for its answer.",
+        "Follow one number",
+        ":material/calculate:",
+    ),
 ]
 for column, (page, title, text, label, icon) in zip(st.columns(len(NEXT)), NEXT, strict=True):
     with column:
