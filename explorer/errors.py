@@ -16,13 +16,13 @@ def literal_markdown(text: str) -> str:
     character for character: every ASCII punctuation mark is written as a numeric character
     reference (``[`` → ``&#91;``), which CommonMark turns back into that very character after
     parsing. So ``![](//host/i.png)`` stays text instead of making every visitor's browser
-    fetch an outside picture, ``[Log in](http://…)`` is not a link, ``:red[x]`` is not a
-    colour, ``<b>`` is not markup — and ``http://host`` is not auto-linked either, which a
+    fetch an outside picture, ``[Log in](…)`` is not a link, ``:red[x]`` is not a
+    colour, ``<b>`` is not markup — and a bare web address is not auto-linked either, which a
     backslash escape does not prevent (GitHub-flavoured Markdown links bare addresses).
 
     Bare addresses are found in the text after the references are decoded, so an invisible
-    WORD JOINER (U+2060) is also put where an address would start (``http⁠://``, ``www⁠.``,
-    ``name@⁠host``): the screen shows the same characters, and nothing becomes a link."""
+    WORD JOINER (U+2060) is also put where an address would start (after a scheme like http, after
+    ``www``, after ``@``): the screen shows the same characters, and nothing becomes a link."""
     text = _AUTOLINK_STARTS.sub("\\g<0>" + WORD_JOINER, str(text))
     return "".join(f"&#{ord(ch)};" if ch in _MARKDOWN_PUNCTUATION else ch for ch in text)
 

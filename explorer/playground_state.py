@@ -15,7 +15,7 @@ it ignored. Nothing is ever evaluated.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -262,11 +262,10 @@ class PlaygroundState:
                 warnings.append(f"Ignored the link's custom kernel: {exc}")
                 if preset == CUSTOM:
                     preset = cls.preset
-            if preset != CUSTOM:
-                state = replace(state, preset=preset)
         elif preset == CUSTOM:
             warnings.append("The link asks for a custom kernel but gives no kv values.")
-        else:
+            preset = cls.preset
+        if preset != CUSTOM:  # a custom kernel that parsed is already chosen by with_kernel
             state = replace(state, preset=preset)
         matrix = text("m")
         if matrix is not None:
@@ -275,10 +274,6 @@ class PlaygroundState:
             except UserError as exc:
                 warnings.append(f"Ignored the link's matrix: {exc}")
         return state, warnings
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
 
 
 def _shown(value: str) -> str:

@@ -38,7 +38,7 @@ from explorer.inside import (
     pool_trace,
     unflatten_index,
 )
-from explorer.player import format_value as fmt
+from explorer.numbers import format_value as fmt
 from explorer.ui import network as net
 from explorer.ui import widgets
 
