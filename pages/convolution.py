@@ -134,7 +134,7 @@ if show.shows("kernel"):
         state, kernel = kernel_input(state)
     with right:
         if kernel is not None:
-            st.markdown(pg.conv_grid_html(kernel, "diverging"), unsafe_allow_html=True)
+            st.markdown(widgets.grid_html(kernel, "diverging"), unsafe_allow_html=True)
             st.caption(f"The {kernel.shape[1]}×{kernel.shape[0]} kernel. {kernel_sum_note(kernel)}")
 else:
     kernel = widgets.guarded(state.kernel)

@@ -102,7 +102,7 @@ def show_map_detail(
         if conv == "conv1":
             for column, name, kernel in zip(st.columns(3), "RGB", w, strict=True):
                 column.caption(f"{name} channel")
-                column.markdown(net.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
+                column.markdown(widgets.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
         else:
             grid, bound = net.filter_grid_png_for(ctx, conv, index)
             st.image(
@@ -164,7 +164,7 @@ def playground_sender(ctx: net.NetworkContext) -> None:
     kernel = playground_kernel(ctx.cpu_model, index, channel)
     st.caption(kernel["name"])
     st.markdown(
-        net.grid_html(np.asarray(kernel["values"]), "diverging", 48), unsafe_allow_html=True
+        widgets.grid_html(np.asarray(kernel["values"]), "diverging", 48), unsafe_allow_html=True
     )
     if st.button("Use this filter in the playground", key="fm_pg_send", icon=":material/send:"):
         playground.send_kernel(kernel["values"], kernel["name"])

@@ -343,12 +343,6 @@ def bars_html(values: tuple[tuple[str, float], ...], highlight: str, fmt: str) -
     return render.bars_html(values, highlight, fmt)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def grid_html(values: np.ndarray, cmap: render.ColourMap, cell_px: int = 44) -> str:
-    """``render.grid_html``, once per content."""
-    return render.grid_html(values, cmap, cell_px)
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def input_pictures(
     image_key: bytes, mean: tuple[float, ...], std: tuple[float, ...], _image: np.ndarray

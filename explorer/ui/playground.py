@@ -246,18 +246,6 @@ def conv_result_png(result: np.ndarray) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def conv_grid_html(
-    values: np.ndarray,
-    cmap: render.ColourMap,
-    cell_px: int = 44,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> str:
-    """``render.grid_html``: a small matrix as a coloured HTML table, cached."""
-    return render.grid_html(values, cmap, cell_px, vmin, vmax)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
 def conv_colour_bar_html(
     values: np.ndarray, width_px: int = 320, cmap: render.ColourMap = "diverging"
 ) -> str:
@@ -334,7 +322,7 @@ def picture_view(picture: ConvPicture) -> None:
     h, w = picture.working.shape
     st.markdown("**The image as the convolution sees it**")
     if max(h, w) <= 16:
-        st.markdown(conv_grid_html(picture.working, "gray", 36), unsafe_allow_html=True)
+        st.markdown(widgets.grid_html(picture.working, "gray", 36), unsafe_allow_html=True)
     else:
         # Clipped like the caption says (a typed matrix may hold values outside 0..255); a
         # plain uint8 cast would wrap -5 round to 251.
@@ -385,7 +373,7 @@ def heatmap_view(result: np.ndarray, cmap: render.ColourMap = "diverging") -> No
     heatmap that shows each exact value on hover."""
     vmin, vmax = (0.0, 255.0) if cmap == "gray" else (None, None)
     if max(result.shape) <= 16:
-        grid = conv_grid_html(result, cmap, 40, vmin, vmax)
+        grid = widgets.grid_html(result, cmap, 40, vmin, vmax)
         st.markdown(grid, unsafe_allow_html=True)
     elif ss.get("conv_hover") and result.size <= HEATMAP_MAX_CELLS:
         height = min(560, 160 + 4 * max(result.shape))

@@ -7,9 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from explorer import render
 from explorer.errors import UserError, literal_markdown
 
 T = TypeVar("T")
@@ -54,6 +56,19 @@ def visible_focus() -> None:
     links, toggles, radio options, image toolbars): every control is usable by keyboard.
     The colour is written out: Streamlit does not define a CSS variable for it in the page."""
     st.html(FOCUS_CSS)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def grid_html(
+    values: np.ndarray,
+    cmap: render.ColourMap,
+    cell_px: int = 44,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> str:
+    """``render.grid_html`` (a small matrix as a coloured HTML table with its numbers), once
+    per content for every page and session."""
+    return render.grid_html(values, cmap, cell_px, vmin, vmax)
 
 
 def use_app_navigation() -> None:
