@@ -32,8 +32,9 @@ import torch
 from explorer import attribution
 from explorer.features import capture_activations, preprocess
 from explorer.inside import explain
-from explorer.model import available_devices, builtin_weights, load_choice
+from explorer.model import available_devices, builtin_weights
 from explorer.samples import gallery, load_gallery_image
+from explorer.weights_file import load_choice
 
 
 def _sync(device: str) -> None:

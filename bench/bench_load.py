@@ -76,8 +76,8 @@ APP_VISIT: tuple[Step, ...] = (
     Step("share link", "open", "convolution?k=blur_3&pad=1"),
     Step("kernel change", "select", "conv_preset", avoid=("Custom",)),
     Step("feature maps", "navigate", "feature_maps"),
-    Step("gallery image", "select", "fm_gallery"),
-    Step("gallery image 2", "select", "fm_gallery"),
+    Step("gallery image", "select", "net_image"),
+    Step("gallery image 2", "select", "net_image"),
 )
 # The yardstick: the same number and kinds of round trips on bench/trivial_app.py.
 TRIVIAL_VISIT: tuple[Step, ...] = (

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from explorer.features import capture_activations, preprocess
-from explorer.model import available_devices, builtin_weights, load_choice
+from explorer.model import available_devices, builtin_weights
+from explorer.weights_file import load_choice
 from scripts.chromium import launch_chromium
 from scripts.server import serve
 

@@ -142,6 +142,9 @@ class Attributions:
     device: str
     ms: dict[str, float]
     fallback_reason: str | None = None
+    # What was explained (the weights, the device, the input, the class), set by whoever keeps
+    # it in a cache: the caches of its pictures hash it by this (explorer.ui).
+    identity: str = ""
 
 
 def grad_cam(net: SimpleCNN, x: torch.Tensor, target: int) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,12 @@ ChannelMode = Literal["sum", "per_channel"]
 # window's sum); past ~4 million cells it would take over 100 MB of server memory for an
 # animation nobody can watch to the end. 256×256 with a 7×7 kernel (3.2 M cells) still fits.
 MAX_TRACE_CELLS = 2**22
+# Padding makes a new, larger plane (and the output grows with it): padding in the millions
+# would ask for terabytes before a single sum. A padded plane may have at most 16.8 M cells
+# (4096×4096, 128 MB of float64 per channel); the playground's largest is 1030×1030 (1024 px
+# and padding 3). Padding 0 adds nothing and is never refused: the budget is on what padding
+# makes, not on the image the caller already holds.
+MAX_PADDED_CELLS = 2**24
 
 
 def _is_count(value: object) -> bool:
@@ -203,7 +209,8 @@ def pad(image: np.ndarray, padding: int, mode: PaddingMode = "zeros") -> np.ndar
 
     ``zeros`` adds 0s; ``reflect`` mirrors without repeating the edge (``1 2 3`` → ``3 2 1 2 3
     2 1``, PyTorch's "reflect"); ``replicate`` repeats the edge (``1 1 1 2 3 3 3``). Returns a new
-    (H+2p)×(W+2p) array of the same dtype.
+    (H+2p)×(W+2p) array of the same dtype. Raises ConvolutionError when padding would make a
+    plane of more than ``MAX_PADDED_CELLS`` cells (checked before anything is allocated).
     """
     ConvSettings(padding=padding, padding_mode=mode)  # validates padding and mode
     array = np.asarray(image)
@@ -215,6 +222,13 @@ def pad(image: np.ndarray, padding: int, mode: PaddingMode = "zeros") -> np.ndar
         raise ConvolutionError(
             f"Reflect padding of {padding} needs an image larger than {padding} on each side, "
             f"but this one is {height}×{width}. Use less padding or another mode."
+        )
+    padded_height, padded_width = height + 2 * padding, width + 2 * padding
+    if padding and padded_height * padded_width > MAX_PADDED_CELLS:
+        raise ConvolutionError(
+            f"Padding of {padding:,} would make the {height}×{width} image "
+            f"{padded_height:,}×{padded_width:,} cells; a padded image may have at most "
+            f"{MAX_PADDED_CELLS:,} cells (4096×4096). Use less padding or a smaller image."
         )
     widths = [(0, 0)] * (array.ndim - 2) + [(padding, padding)] * 2
     numpy_mode = _NUMPY_PAD_MODES[mode]

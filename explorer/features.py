@@ -38,112 +38,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
 from explorer.errors import UserError
 from explorer.model import OVERFLOW_MESSAGE, Preprocessing, SimpleCNN, WeightsError, normalise
-
-StageKind = Literal["signed", "nonnegative", "probability"]
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One step of the forward pass as the page presents it."""
-
-    name: str
-    title: str
-    kind: StageKind  # "signed": any sign (diverging colours); "nonnegative": ≥ 0 (sequential)
-    explanation: str
-
-
-STAGES: tuple[Stage, ...] = (
-    Stage(
-        "conv1",
-        "conv1 — 32 filters of 3×3×3",
-        "signed",
-        "Each map is one learned 3×3 filter slid over the three colour channels. Positive "
-        "(red) where the image matches the filter's pattern, negative (blue) where it is the "
-        "opposite.",
-    ),
-    Stage(
-        "relu1",
-        "relu1 — ReLU",
-        "nonnegative",
-        "ReLU keeps positive values and sets negative ones to 0: only the places where a "
-        "pattern was found stay lit.",
-    ),
-    Stage(
-        "pool1",
-        "pool1 — max-pool 2×2 → 16×16",
-        "nonnegative",
-        "Each 2×2 block is replaced by its largest value: half the width and height, the "
-        "strongest responses kept.",
-    ),
-    Stage(
-        "conv2",
-        "conv2 — 64 filters of 3×3×32",
-        "signed",
-        "Each filter now looks at all 32 maps of pool1 at once, so it combines simple "
-        "patterns (edges, colours) into more complex ones.",
-    ),
-    Stage("relu2", "relu2 — ReLU", "nonnegative", "Negative values set to 0."),
-    Stage("pool2", "pool2 — max-pool 2×2 → 8×8", "nonnegative", "Largest value of each 2×2 block."),
-    Stage(
-        "conv3",
-        "conv3 — 128 filters of 3×3×64",
-        "signed",
-        "128 detectors of larger, more abstract patterns; each position now sees an 18×18 "
-        "patch of the input image.",
-    ),
-    Stage("relu3", "relu3 — ReLU", "nonnegative", "Negative values set to 0."),
-    Stage(
-        "pool3",
-        "pool3 — max-pool 2×2 → 4×4",
-        "nonnegative",
-        "128 maps of 4×4: what the classifier head receives.",
-    ),
-    Stage(
-        "flatten",
-        "flatten — 2048 numbers in a row",
-        "nonnegative",
-        "The 128 maps of 4×4 laid end to end (map 0's 16 values, then map 1's, …): 2048 "
-        "numbers, no longer a picture.",
-    ),
-    Stage(
-        "fc1",
-        "fc1 — fully connected, 2048 → 512",
-        "signed",
-        "Each of the 512 units is a weighted sum of all 2048 numbers plus a bias.",
-    ),
-    Stage(
-        "relu4",
-        "relu4 — ReLU (dropout: off)",
-        "nonnegative",
-        "Negative values set to 0. Dropout comes next but does nothing here: the app runs "
-        "the network in evaluation mode.",
-    ),
-    Stage(
-        "fc2",
-        "fc2 — the logits, 512 → 10",
-        "signed",
-        "One score per class: a weighted sum of the 512 units plus a bias. The largest wins.",
-    ),
-    Stage(
-        "softmax",
-        "softmax — the probabilities",
-        "probability",
-        "exp(score) / sum of exp(all scores): positive numbers that add up to 1.",
-    ),
-)
-STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
-SPATIAL_STAGES = tuple(s.name for s in STAGES[:9])  # conv1 … pool3: C×H×W maps
-CONV_OF_STAGE = {name: f"conv{name[-1]}" for name in SPATIAL_STAGES}  # relu2 → conv2
+from explorer.stages import CONV_STAGES, INPUT, LOGITS, STAGES, Stage
 
 
 @dataclass(frozen=True)
@@ -156,10 +61,13 @@ class Activations:
     device: str
     forward_ms: float
     fallback_reason: str | None = None
+    # What was computed (the weights, the device asked for, the input's bytes), set by whoever
+    # keeps the capture in a cache: the caches of its pictures hash it by this (explorer.ui).
+    identity: str = ""
 
     @property
     def logits(self) -> np.ndarray:
-        return self.stages["fc2"]
+        return self.stages[LOGITS]
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -174,6 +82,11 @@ class ModelInput:
     image: np.ndarray
     description: str
     true_label: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The image's identity in caches: the SHA-256 of its pixels."""
+        return hashlib.sha256(np.ascontiguousarray(self.image).tobytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,26 +128,27 @@ def _model_on(model: SimpleCNN, device: str) -> SimpleCNN:
     return copy.deepcopy(model).to(there)
 
 
+def apply_stage(net: SimpleCNN, stage: Stage, x: torch.Tensor) -> torch.Tensor:
+    """One stage of SimpleCNN's forward pass on its source ``x``: the same module or function
+    ``SimpleCNN.forward`` uses for it."""
+    if stage.op == "relu":
+        return torch.relu(x)
+    if stage.op == "flatten":
+        return torch.flatten(x, 1)  # N×2048, channel-major
+    if stage.op == "softmax":
+        return torch.softmax(x, dim=1)
+    assert stage.module is not None, stage.name  # conv, pool, linear and dropout are modules
+    return getattr(net, stage.module)(x)  # dropout in eval mode: the very same tensor
+
+
 def _forward_stages(net: SimpleCNN, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-    """SimpleCNN's forward pass written out one stage at a time — the same modules and
-    functions, in the same order, as ``SimpleCNN.forward`` — keeping every stage's output.
+    """SimpleCNN's forward pass written out one stage at a time — the stages of
+    ``explorer.stages.STAGES``, each from its source, with the same modules and functions in
+    the same order as ``SimpleCNN.forward`` — keeping every stage's output.
     x: N×3×32×32 → each stage N×… as in the module docstring."""
     s: OrderedDict[str, torch.Tensor] = OrderedDict()
-    s["conv1"] = net.conv1(x)  # N×32×32×32
-    s["relu1"] = torch.relu(s["conv1"])
-    s["pool1"] = net.pool(s["relu1"])  # N×32×16×16
-    s["conv2"] = net.conv2(s["pool1"])  # N×64×16×16
-    s["relu2"] = torch.relu(s["conv2"])
-    s["pool2"] = net.pool(s["relu2"])  # N×64×8×8
-    s["conv3"] = net.conv3(s["pool2"])  # N×128×8×8
-    s["relu3"] = torch.relu(s["conv3"])
-    s["pool3"] = net.pool(s["relu3"])  # N×128×4×4
-    s["flatten"] = torch.flatten(s["pool3"], 1)  # N×2048, channel-major
-    s["fc1"] = net.fc1(s["flatten"])  # N×512
-    s["relu4"] = torch.relu(s["fc1"])
-    s["dropout"] = net.dropout(s["relu4"])  # eval mode: the very same tensor
-    s["fc2"] = net.fc2(s["dropout"])  # N×classes: the logits
-    s["softmax"] = torch.softmax(s["fc2"], dim=1)
+    for stage in STAGES:
+        s[stage.name] = apply_stage(net, stage, x if stage.source == INPUT else s[stage.source])
     return s
 
 
@@ -304,7 +218,7 @@ def run_with_fallback(
 def filters(model: SimpleCNN, layer: str) -> np.ndarray:
     """A conv layer's weights as a float32 copy: out×in×3×3 (conv1 32×3×3×3, conv2 64×32×3×3,
     conv3 128×64×3×3)."""
-    if layer not in ("conv1", "conv2", "conv3"):
+    if layer not in CONV_STAGES:
         raise ValueError(f"{layer} is not a convolution layer")
     return getattr(model, layer).weight.detach().cpu().numpy().copy()
 
@@ -366,14 +280,9 @@ def playground_kernel(model: SimpleCNN, index: int, channel: str) -> dict:
 
 __all__ = [
     "CHANNELS",
-    "CONV_OF_STAGE",
-    "SPATIAL_STAGES",
-    "STAGES",
-    "STAGE_BY_NAME",
-    "StageKind",
     "Activations",
+    "apply_stage",
     "ModelInput",
-    "Stage",
     "biases",
     "capture_activations",
     "conv1_filters_rgb",

@@ -38,16 +38,14 @@ import torch
 from explorer.errors import UserError
 from explorer.features import Activations
 from explorer.model import SimpleCNN
+from explorer.stages import LOGITS, STAGE_BY_NAME, STAGE_NAMES, sources
 
-CONV_SOURCE = {"conv1": "input", "conv2": "pool1", "conv3": "pool2"}
-RELU_SOURCE = {"relu1": "conv1", "relu2": "conv2", "relu3": "conv3", "relu4": "fc1"}
-POOL_SOURCE = {"pool1": "relu1", "pool2": "relu2", "pool3": "relu3"}
-LINEAR_SOURCE = {"fc1": "flatten", "fc2": "dropout"}
+CONV_SOURCE = sources("conv")  # conv2 → pool1: the maps each convolution reads
+RELU_SOURCE = sources("relu")
+POOL_SOURCE = sources("pool")
+LINEAR_SOURCE = sources("linear")
 # Every stage capture_activations records, in forward order.
-EXPLAINED_STAGES = (
-    "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3", "pool3",
-    "flatten", "fc1", "relu4", "dropout", "fc2", "softmax",
-)  # fmt: skip
+EXPLAINED_STAGES = STAGE_NAMES
 # float32 rounds every result to 24 significant bits: a relative error of at most 2⁻²⁴.
 FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 # TF32, which cuDNN uses for float32 convolutions on recent NVIDIA GPUs unless told not to,
@@ -221,8 +219,8 @@ class LinearCell(Arithmetic):
 class SoftmaxCell(Arithmetic):
     """``p_k = exp(z_k − m) / Σⱼ exp(z_j − m)`` for the chosen class k: every class's logit
     ``z``, ``exps`` (exp(z − m)), their ``total`` and all ``probabilities`` (float64), and
-    ``captured_all`` (PyTorch's float32 probabilities). ``m`` (``shift``) is 0 unless a logit
-    is so large that exp would overflow; subtracting it changes no probability."""
+    ``captured_all`` (PyTorch's float32 probabilities). ``m`` (``shift``) is the largest logit:
+    subtracting it changes no probability and keeps every exp in float64's range."""
 
     logits: np.ndarray
     shift: float
@@ -399,11 +397,11 @@ def linear_cell(
 
 def softmax_cell(acts: Activations, index: int) -> SoftmaxCell:
     """Probability ``index`` from every logit: exp, sum, divide (float64)."""
-    logits = acts.stages["fc2"].astype(np.float64)
-    top = float(logits.max())
-    # exp overflows float64 past 709; only then is the largest logit subtracted first
-    # (it cancels in the division, so the probabilities are the same).
-    shift = top if top > 700.0 else 0.0
+    logits = acts.stages[LOGITS].astype(np.float64)
+    # The largest logit is always subtracted first: it cancels in the division, and it keeps
+    # exp from overflowing (logits past 709) and from underflowing to 0/0 (all logits below
+    # −745), which PyTorch's own softmax avoids the same way.
+    shift = float(logits.max())
     exps = np.exp(logits - shift)
     total = float(exps.sum())
     probabilities = exps / total
@@ -430,19 +428,21 @@ def explain(
     listed one by one; fully connected units list twice as many inputs. Raises
     :class:`CellError` for a stage or cell that does not exist."""
     cell = check_cell(stage_shape(acts, stage), tuple(cell), stage)
-    if stage in CONV_SOURCE:
+    info = STAGE_BY_NAME[stage]
+    if info.op == "conv":
         return conv_cell(model, x, acts, stage, cast(Cell3, cell), top)
-    if stage in RELU_SOURCE:
+    if info.op == "relu":
         return relu_cell(acts, stage, cell)
-    if stage in POOL_SOURCE:
+    if info.op == "pool":
         return pool_cell(acts, stage, cast(Cell3, cell))
-    if stage == "flatten":
+    if info.op == "flatten":
         return flatten_cell(acts, cell[0])
-    if stage in LINEAR_SOURCE:
+    if info.op == "linear":
         return linear_cell(model, acts, stage, cell[0], 2 * top)
-    if stage == "dropout":
-        before = float(acts.stages["relu4"][cell])
-        return DropoutCell(stage, cell, before, float(acts.stages[stage][cell]), "relu4", before)
+    if info.op == "dropout":
+        before = float(acts.stages[info.source][cell])
+        return DropoutCell(stage, cell, before, float(acts.stages[stage][cell]), info.source,
+                           before)  # fmt: skip
     return softmax_cell(acts, cell[0])
 
 

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.features import StageKind, predictions, preprocess
+from explorer.features import predictions, preprocess
 from explorer.model import Preprocessing
-
-#: How the maps of a stage are coloured: the key kept in the session and links → its label.
-SCALES: dict[str, str] = {"layer": "Shared by the layer", "map": "Each map on its own"}
+from explorer.stages import StageKind
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """What the browser's convolution player receives: a window trace packed into a few KB of bytes.
 
-The player (``explorer/components/player.js``) only *plays* a convolution NumPy computed; this
-module decides what it is sent. Sending every window's products (N×kh×kw float64, ~280 KB for a
-64×64 image and a 3×3 kernel) is over our 200 KB budget, so the payload carries only the padded
-input, the kernel and the N sums. The browser derives each window's cells from the stride and
-dilation and shows each product as ``value * weight``: IEEE-754 multiplication of two doubles is
-correctly rounded in NumPy and in JavaScript alike, so those products equal ``trace.products``
-bit for bit (tests/test_player.py and tests/browser/test_player.py check both halves). The sums
-are *not* recomputed in the browser: adding in another order could change the last bit.
+The player (``explorer/components/``, its files joined into one module) only *plays* a
+convolution NumPy computed; this module decides what it is sent. Sending every window's products
+(N×kh×kw float64, ~280 KB for a 64×64 image and a 3×3 kernel) is over our 200 KB budget, so the
+payload carries only the padded input, the kernel and the N sums. The browser derives each
+window's cells from the stride and dilation and shows each product as ``value * weight``:
+IEEE-754 multiplication of two doubles is correctly rounded in NumPy and in JavaScript alike, so
+those products equal ``trace.products`` bit for bit (tests/test_player.py and
+tests/browser/test_player.py check both halves). The sums are *not* recomputed in the browser:
+adding in another order could change the last bit.
 
 Payload format (all numbers little-endian)::
 
@@ -31,13 +32,27 @@ Arrow decoder in the browser — raw bytes are both the smallest and the simples
 
 The browser keeps a running player when only the view options change (same ``trace_id``): a
 rerun that resends the same trace neither rebuilds nor restarts it.
+
+What the browser reports back (two entries of the component's state: the view once the player
+settles, never while it plays; the score after each answer)::
+
+    "view":  {"trace": "…" (the trace_id), "position": 0…N, "speed": windows/s or null}
+    "score": {"right": r, "asked": a}         ("your turn": answers right, questions asked)
+
+A modified browser can send anything in their place, and Python's JSON reader also accepts
+NaN and Infinity. So they are read only through ``read_view`` and ``read_score``, checked the
+way a link is (type, range, shape): a value of the wrong type is ignored, a number out of
+range is clamped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import struct
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -155,8 +170,8 @@ def decode_payload(payload: bytes) -> dict[str, Any]:
 
 def window_cells(header: dict[str, Any], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns (kh×kw ints into the padded input) of window ``k``, derived the way
-    player.js derives them: top-left (out_row·stride, out_col·stride), tap (i, j) a further
-    dilation·(i, j)."""
+    player_state.js's windowOrigin derives them: top-left (out_row·stride, out_col·stride),
+    tap (i, j) a further dilation·(i, j)."""
     kh, kw = header["kernel"]
     out_row, out_col = divmod(k, header["out"][1])
     s, d = header["stride"], header["dilation"]
@@ -171,6 +186,67 @@ def payload_size(payload: bytes | dict) -> int:
     if isinstance(payload, bytes | bytearray):
         return len(payload)
     return len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+# ------------------------------------------------------------------ what the browser reports
+
+SPEED_MIN = 0.5  # windows per second: player_state.js's SPEED_MIN and SPEED_MAX, the speed
+SPEED_MAX = 3000.0  # slider's ends (a pace beyond them cannot be chosen there)
+MAX_SCORE = 1_000_000  # questions asked: far more than a course asks; a larger count is forged
+_TRACE_ID = re.compile(r"[0-9a-f]{16}")  # what trace_id returns
+
+
+class ReportedView(NamedTuple):
+    """Where the browser's player stopped, as reported and checked (see ``read_view``)."""
+
+    trace: str  # the trace_id of the trace it played
+    position: int  # windows done, 0…MAX_PLAYER_WINDOWS (clamp to the trace's N before use)
+    speed: float | None  # a pace the user chose, SPEED_MIN…SPEED_MAX; None: the default
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` when it is a JSON integer (a bool is not one), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_speed(value: object) -> float | None:
+    """A reported pace (windows per second) clamped to the speed slider's range; None for
+    anything but a finite positive number (the player then takes its default pace)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        speed = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not math.isfinite(speed) or speed <= 0:
+        return None
+    return min(max(speed, SPEED_MIN), SPEED_MAX)
+
+
+def read_view(value: object) -> ReportedView | None:
+    """The component's reported ``view`` (``{"trace", "position", "speed"}``) checked: None
+    unless it is a mapping with a trace id and a whole-number position; a position below 0 or
+    past ``MAX_PLAYER_WINDOWS`` is clamped, a bad speed reads as None (see ``read_speed``)."""
+    if not isinstance(value, Mapping):
+        return None
+    trace, position = value.get("trace"), _whole_number(value.get("position"))
+    if not isinstance(trace, str) or not _TRACE_ID.fullmatch(trace) or position is None:
+        return None
+    position = min(max(position, 0), MAX_PLAYER_WINDOWS)
+    return ReportedView(trace, position, read_speed(value.get("speed")))
+
+
+def read_score(value: object) -> tuple[int, int] | None:
+    """The component's reported ``score`` (``{"right", "asked"}``) checked: (right, asked)
+    with 0 ≤ right ≤ asked ≤ ``MAX_SCORE`` (out-of-range counts clamped, a missing one 0), or
+    None unless it is a mapping of whole numbers."""
+    if not isinstance(value, Mapping):
+        return None
+    right, asked = (_whole_number(value.get(name, 0)) for name in ("right", "asked"))
+    if right is None or asked is None:
+        return None
+    asked = min(max(asked, 0), MAX_SCORE)
+    return min(max(right, 0), asked), asked
 
 
 def display_value(x: float) -> str:
@@ -202,8 +278,8 @@ def _written_exactly(x: float) -> bool:
 
 def written_sum(products: np.ndarray, total: float) -> WrittenSum:
     """The sum of ``products`` (a window's kh×kw products, row-major) written out, ending with
-    ``total`` (NumPy's sum, never re-added here); player.js's ``writtenSum`` follows the same
-    rule. Subtraction is written as "− 12", not "+ −12". Up to ``MAX_WRITTEN_TERMS`` terms
+    ``total`` (NumPy's sum, never re-added here); player_state.js's ``writtenSum`` follows the
+    same rule. Subtraction is written as "− 12", not "+ −12". Up to ``MAX_WRITTEN_TERMS`` terms
     are all written; more are shortened to the nonzero ones (with a note saying how many zeros
     were left out) or, when those are too many still, to the first ``SHORT_TERMS`` nonzero
     terms and "+ … (49 terms in all)". The relation is "≈" when a shown number is rounded.
@@ -219,7 +295,7 @@ def written_sum(products: np.ndarray, total: float) -> WrittenSum:
             note = f"the {zeros} zero product{'s' if zeros > 1 else ''} left out"
         else:
             shown = (nonzero or values)[:SHORT_TERMS]
-            # unbreakable: the count stays in one piece (player.js's termsInAll)
+            # unbreakable: the count stays in one piece (player_state.js's termsInAll)
             tail = " " + f"+ … ({count} terms in all)".replace(" ", _GLUE)
     parts = [display_value(shown[0])]
     for v in shown[1:]:
@@ -258,7 +334,7 @@ def interesting_start(trace: WindowTrace) -> int:
 
 def window_centred_at(header: dict[str, Any], row: int, col: int) -> int:
     """The window (0…N−1) whose centre is nearest cell (row, col) of the padded input, as
-    player.js picks the window to show when the pointer is over that cell."""
+    player_state.js's windowCentredAt picks the window shown while the pointer is over it."""
     kh, kw = header["kernel"]
     oh, ow = header["out"]
     s, d = header["stride"], header["dilation"]

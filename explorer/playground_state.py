@@ -23,6 +23,7 @@ import numpy as np
 from explorer.convolution import PADDING_MODES, ChannelMode, ConvSettings, PaddingMode
 from explorer.errors import UserError
 from explorer.kernels import KERNELS, KernelError, keeps_brightness, parse_cell, parse_kernel
+from explorer.links import MAX_LINK_VALUE_CHARS, Choice, shown
 from explorer.numbers import format_value, parse_matrix
 from explorer.pixels import ImageError
 from explorer.playground import ConvPicture
@@ -30,28 +31,8 @@ from explorer.samples import SAMPLES
 from explorer.share import kernel_cells
 
 CUSTOM = "custom"
-MAX_LINK_VALUE_CHARS = 100  # every parameter but the two grids
 MAX_KERNEL_LINK_CHARS = 1_500  # 49 cells of 30 characters
 MAX_MATRIX_LINK_CHARS = 4_000  # a 32×32 matrix of 3-digit numbers fits
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A closed choice: its link parameter and each allowed value with the label shown."""
-
-    param: str
-    labels: Mapping[Any, str]
-
-    def encode(self, value: Any) -> str:
-        """The value as it is written in a link (``True`` → ``"1"``)."""
-        return str(int(value)) if isinstance(value, bool | int) else str(value)
-
-    def decode(self, text: str) -> Any:
-        """The allowed value written as ``text``; ValueError when there is none."""
-        for value in self.labels:
-            if self.encode(value) == text:
-                return value
-        raise ValueError(text)
 
 
 RESOLUTIONS = (8, 16, 32, 48, 64)
@@ -249,7 +230,7 @@ class PlaygroundState:
                 if len(allowed) > 60:
                     allowed = "the names listed on the page"
                 warnings.append(
-                    f"Ignored the link's {choice.param}={_shown(value)}: it must be one of "
+                    f"Ignored the link's {choice.param}={shown(value)}: it must be one of "
                     f"{allowed}."
                 )
         state = replace(cls(), **{k: v for k, v in changes.items() if k != "preset"})
@@ -274,10 +255,6 @@ class PlaygroundState:
             except UserError as exc:
                 warnings.append(f"Ignored the link's matrix: {exc}")
         return state, warnings
-
-
-def _shown(value: str) -> str:
-    return repr(value if len(value) <= 30 else value[:30] + "…")
 
 
 def _kernel_from_link(text: str) -> list[list[str]]:

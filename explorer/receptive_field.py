@@ -27,12 +27,12 @@ from torch import nn
 
 from explorer.errors import UserError
 from explorer.model import SimpleCNN
+from explorer.stages import SPATIAL_STAGES, STAGE_BY_NAME, STAGE_NAMES
 
 INPUT_SIDE = 32
-SPATIAL = (
-    "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3", "pool3",
-)  # fmt: skip
-WHOLE_IMAGE = ("flatten", "fc1", "relu4", "dropout", "fc2", "softmax")
+SPATIAL = SPATIAL_STAGES
+# After flatten every stage adds up all of pool3: each of its numbers can see every pixel.
+WHOLE_IMAGE = STAGE_NAMES[STAGE_NAMES.index("flatten") + 1 :]
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,10 @@ def field_steps(model: SimpleCNN | None = None, side: int = INPUT_SIDE) -> tuple
     layer's kernel, stride and padding from ``model`` (SimpleCNN's own layers when None)."""
     net = model if model is not None else _architecture()
     relu = nn.ReLU()
-    layers = []
-    for i in (1, 2, 3):
-        conv = getattr(net, f"conv{i}")
-        layers += [(f"conv{i}", conv), (f"relu{i}", relu), (f"pool{i}", net.pool)]
+    layers: list[tuple[str, nn.Module]] = []
+    for name in SPATIAL_STAGES:
+        attribute = STAGE_BY_NAME[name].module
+        layers.append((name, getattr(net, attribute) if attribute else relu))
     steps: list[FieldStep] = []
     field, jump, start = 1, 1, 0
     for stage, module in layers:
@@ -130,7 +130,7 @@ def receptive_field(
     sees; fc1 onwards see the whole image."""
     steps = steps or field_steps()
     last = INPUT_SIDE - 1
-    if stage == "flatten":
+    if stage in STAGE_BY_NAME and STAGE_BY_NAME[stage].op == "flatten":
         pool3 = steps[-1]
         row, col = divmod(cell[0] % (pool3.side * pool3.side), pool3.side)
         return _box(pool3, stage, cell, row, col, last)

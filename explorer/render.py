@@ -19,7 +19,7 @@ from PIL import Image
 from explorer.numbers import format_value
 
 if TYPE_CHECKING:
-    from explorer.model import LayerRow
+    from explorer.architecture import LayerRow
 
 ColourMap = Literal["diverging", "gray", "viridis"]
 
@@ -267,9 +267,9 @@ _LAYER_FILL = {"conv": "#fde0c5", "relu": "#dbe9f6", "pool": "#d5efd5", "fc": "#
 
 
 def layer_chain_dot(rows: Sequence[LayerRow]) -> str:
-    """Graphviz DOT of the data flow, top to bottom: one box per layer (``model.layer_table``
-    rows, so it follows the model) with its output shape less the batch dimension, coloured
-    by kind (conv, relu, pool, fc)."""
+    """Graphviz DOT of the data flow, top to bottom: one box per layer
+    (``architecture.layer_table`` rows, so it follows the model) with its output shape less
+    the batch dimension, coloured by kind (conv, relu, pool, fc)."""
     nodes, names = [], []
     for r in rows:
         shape = " × ".join(str(d) for d in r.output_shape[1:])

@@ -13,8 +13,9 @@ from typing import Literal
 import numpy as np
 
 from explorer import render
-from explorer.features import StageKind, conv1_filters_rgb
+from explorer.features import conv1_filters_rgb
 from explorer.model import SimpleCNN
+from explorer.stages import StageKind
 
 ScaleMode = Literal["layer", "map"]
 MAP_GAP_FILL = 110  # dark grey between tiles: not a colour of either map (white = 0 in blue-red)

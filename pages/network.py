@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import render
-from explorer.model import layer_table, parameter_arithmetic, parameter_totals
+from explorer.architecture import layer_table, parameter_arithmetic, parameter_totals
 from explorer.ui import network as net
 from explorer.ui import widgets
 
@@ -109,9 +109,6 @@ if show.shows("dropout"):
         language="python",
     )
 
-net.keep_address(show.query(), keys=("net_weights",))
-st.caption(
-    ":material/link: The address bar holds the chosen built-in weights (uploaded weights do "
-    "not travel in a link): copy it to share."
-)
+net.keep_address({**net.NET.get().to_query("session"), **show.query()})
+net.link_note(net.NET.get())
 widgets.presenter_controls("network", SECTIONS, show)

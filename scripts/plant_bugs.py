@@ -184,7 +184,7 @@ BUGS: tuple[Bug, ...] = (
     ),
     Bug(
         "the parameter count misses the biases",
-        "explorer/model.py",
+        "explorer/architecture.py",
         "return sum(p.numel() for p in params), sum(",
         "return sum(p.numel() for p in params if p.ndim > 1), sum(",
         ("tests/test_model.py", "tests/test_page_network.py"),

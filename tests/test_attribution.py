@@ -19,8 +19,9 @@ from explorer.attribution import (
     maximise_channel,
 )
 from explorer.features import capture_activations, preprocess
-from explorer.model import SimpleCNN, builtin_weights, load_choice
+from explorer.model import SimpleCNN, builtin_weights
 from explorer.samples import gallery, load_gallery_image
+from explorer.weights_file import load_choice
 
 CHOICE = next(c for c in builtin_weights() if c.key == "simplecnn-cifar10")
 PRE = CHOICE.preprocessing

@@ -176,7 +176,7 @@ def test_percentile_interpolates_between_sorted_values() -> None:
 
 def test_a_reference_to_a_cached_message_is_read_as_that_message() -> None:
     msg = ForwardMsg()
-    msg.ParseFromString(selectbox("$$ID-0123abcd-fm_gallery", ["cat", "ship"]))
+    msg.ParseFromString(selectbox("$$ID-0123abcd-net_image", ["cat", "ship"]))
     msg.hash, msg.metadata.cacheable = "h1", True
     state = PageState()
     state.absorb(msg.SerializeToString())
@@ -184,7 +184,7 @@ def test_a_reference_to_a_cached_message_is_read_as_that_message() -> None:
     state.absorb(new_session("p"))  # the next run sends only a reference to it
     ref = ForwardMsg(ref_hash="h1")
     state.absorb(ref.SerializeToString())
-    assert set(state.widgets) == {"fm_gallery"}
+    assert set(state.widgets) == {"net_image"}
     state.absorb(ForwardMsg(ref_hash="unknown").SerializeToString())
     assert state.errors == ["a reference to a message the tab never had: unknown"]
 

@@ -15,14 +15,10 @@ import threading
 import numpy as np
 import torch
 
+from explorer.architecture import layer_table
 from explorer.features import capture_activations
-from explorer.model import (
-    SimpleCNN,
-    WeightsError,
-    build_model,
-    layer_table,
-    load_state_dict_bytes,
-)
+from explorer.model import SimpleCNN, WeightsError, build_model
+from explorer.weights_file import load_state_dict_bytes
 
 THREADS = 8
 CAPTURES_PER_THREAD = 50

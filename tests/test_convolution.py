@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from unittest import mock
 
 import numpy as np
@@ -374,6 +375,37 @@ def test_reflect_padding_as_large_as_the_image_is_refused():
         pad(np.ones((3, 5)), 3, "reflect")
     with pytest.raises(ConvolutionError):
         conv2d(np.ones((3, 5)), np.ones((3, 3)), ConvSettings(padding=3, padding_mode="reflect"))
+
+
+HUGE = ConvSettings(padding=10**6, stride=10**6)  # a few windows over a 2,000,001² plane
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: pad(np.ones((1, 1)), 10**6),
+        lambda: pad(np.ones((3, 1, 1)), 10**6, "replicate"),
+        lambda: conv2d(np.ones((1, 1)), np.ones((3, 3)), HUGE),
+        lambda: conv2d(np.ones((3, 1, 1)), np.ones((3, 3)), HUGE, "per_channel"),
+        lambda: conv2d_loop(np.ones((1, 1)), np.ones((3, 3)), HUGE),
+        lambda: window_trace(np.ones((1, 1)), np.ones((3, 3)), HUGE),
+    ],
+)
+def test_padding_in_the_millions_is_refused_with_a_sentence(call):
+    with pytest.raises(ConvolutionError, match="Padding of 1,000,000 would make the 1×1 image"):
+        call()
+
+
+def test_padding_just_past_the_budget_is_refused_before_anything_is_allocated():
+    assert convolution.MAX_PADDED_CELLS == 4096 * 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConvolutionError, match="4,097×4,097 cells; .* at most 16,777,216"):
+            pad(np.ones((1, 1)), 2048)  # 4,097² cells: 134 MB of float64
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
 
 
 def test_effective_kernel_rotates_by_180_degrees_only_when_flipping():

@@ -16,8 +16,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import export, render
-from explorer.convolution import ConvSettings, WindowTrace, conv2d, window_trace
+from explorer import render
+from explorer.convolution import ConvolutionError, ConvSettings, WindowTrace, conv2d, window_trace
+from explorer.export.animation import (
+    EMPTY,
+    MAX_FRAME_PIXELS,
+    MAX_FRAMES,
+    MAX_GIF_PIXELS,
+    OUTLINE,
+    AnimationLayout,
+    animation_frames,
+    animation_gif,
+    animation_layout,
+    frame_windows,
+)
+from explorer.export.code import CODE_FILE_NAME, INPUT_FILE_NAME, code_input_png, playground_code
+from explorer.export.slides import (
+    SLIDE_MARGIN,
+    montage_png,
+    montage_slide,
+    result_slide,
+    result_slide_png,
+)
+from explorer.export.text import MAX_TITLE_CHARS, drawable_text
 from explorer.numbers import parse_matrix
 from explorer.player import format_value
 from explorer.playground import ConvPicture, prepare_picture
@@ -47,8 +68,8 @@ def centres(
 
 def test_slide_cells_have_exactly_the_pages_colours() -> None:
     result = np.random.default_rng(0).normal(size=(40, 30)) * 100
-    slide = export.result_slide(result, title="Sobel x")
-    pixels = decode(export.result_slide_png(result, title="Sobel x"))
+    slide = result_slide(result, title="Sobel x")
+    pixels = decode(result_slide_png(result, title="Sobel x"))
     np.testing.assert_array_equal(pixels, slide.pixels)  # the PNG is the slide, losslessly
     colours = render.colourise(result, "diverging")
     np.testing.assert_array_equal(
@@ -62,7 +83,7 @@ def test_slide_cells_have_exactly_the_pages_colours() -> None:
 @pytest.mark.parametrize("cmap", ["gray", "viridis"])
 def test_slide_uses_the_colour_map_asked_for(cmap: render.ColourMap) -> None:
     result = np.arange(20.0).reshape(4, 5) - 3
-    slide = export.result_slide(result, cmap, numbers=False)
+    slide = result_slide(result, cmap, numbers=False)
     np.testing.assert_array_equal(
         centres(slide.pixels, slide.picture_origin, slide.cell_px, result.shape),
         render.colourise(result, cmap),
@@ -82,7 +103,7 @@ def test_slide_uses_the_colour_map_asked_for(cmap: render.ColourMap) -> None:
     ],
 )
 def test_slide_enlarges_by_a_whole_factor_to_800_px(shape: tuple[int, int], factor: int) -> None:
-    slide = export.result_slide(np.zeros(shape), numbers=False)
+    slide = result_slide(np.zeros(shape), numbers=False)
     assert slide.cell_px == factor
     longest = max(shape)
     assert longest * factor >= 800 or factor == 1  # at least 800 px …
@@ -93,7 +114,7 @@ def test_slide_enlarges_by_a_whole_factor_to_800_px(shape: tuple[int, int], fact
 
 def test_colour_bar_shows_its_range_and_zero() -> None:
     result = np.array([[-3.0, 0.5], [1.25, 2.0]])
-    slide = export.result_slide(result, numbers=False)
+    slide = result_slide(result, numbers=False)
     x0, y0, x1, y1 = slide.bar_box
     row = slide.pixels[(y0 + y1) // 2, x0:x1]
     lo_colour, hi_colour = render.colourise(np.array([[-3.0, 3.0]]))[0]
@@ -109,14 +130,14 @@ def test_colour_bar_shows_its_range_and_zero() -> None:
 
 
 def test_gray_bar_has_no_zero_and_reads_the_data_range() -> None:
-    slide = export.result_slide(np.array([[10.0, 20.5]]), "gray", numbers=False)
+    slide = result_slide(np.array([[10.0, 20.5]]), "gray", numbers=False)
     assert [text for text, _ in slide.bar_labels] == ["10", "20.5"]
 
 
 def test_small_results_have_their_numbers_in_their_cells() -> None:
     result = np.array([[-1.5, 2.0], [0.0, 1 / 3]])
-    plain = export.result_slide(result, numbers=False)
-    written = export.result_slide(result)  # 2×2: numbers by default, as on the page
+    plain = result_slide(result, numbers=False)
+    written = result_slide(result)  # 2×2: numbers by default, as on the page
     assert written.cell_px == plain.cell_px
     colours = render.colourise(result)
     x0, y0 = written.picture_origin
@@ -131,7 +152,7 @@ def test_small_results_have_their_numbers_in_their_cells() -> None:
 
 def test_per_channel_result_is_the_pages_colour_picture() -> None:
     result = np.random.default_rng(1).uniform(-50, 300, size=(3, 20, 25))
-    slide = export.result_slide(result)
+    slide = result_slide(result)
     assert slide.bar_box is None
     np.testing.assert_array_equal(
         centres(decode(slide.png()), slide.picture_origin, slide.cell_px, (20, 25)),
@@ -140,22 +161,22 @@ def test_per_channel_result_is_the_pages_colour_picture() -> None:
 
 
 def test_title_is_one_line_of_drawable_text() -> None:
-    assert export.drawable_text("Sobel −1 × 3\nimport os") == "Sobel -1 x 3 import os"
-    assert export.drawable_text("blur\u202e\x00") == "blur??"
-    assert len(export.drawable_text("x" * 500)) == export.MAX_TITLE_CHARS
+    assert drawable_text("Sobel −1 × 3\nimport os") == "Sobel -1 x 3 import os"
+    assert drawable_text("blur\u202e\x00") == "blur??"
+    assert len(drawable_text("x" * 500)) == MAX_TITLE_CHARS
     result = np.ones((10, 10))
-    untitled = export.result_slide(result)
-    titled = export.result_slide(result, title="Sobel x on the cat\n(64×64)")
+    untitled = result_slide(result)
+    titled = result_slide(result, title="Sobel x on the cat\n(64×64)")
     assert titled.picture_origin[1] > untitled.picture_origin[1]
     assert titled.pixels.shape[0] > untitled.pixels.shape[0]
-    band = titled.pixels[export.SLIDE_MARGIN : titled.picture_origin[1]]
+    band = titled.pixels[SLIDE_MARGIN : titled.picture_origin[1]]
     assert (band.max(axis=2) < 100).any()  # the title is there
 
 
 def test_slides_are_deterministic_and_leave_the_result_alone() -> None:
     result = np.random.default_rng(2).normal(size=(7, 9))
     before = result.copy()
-    assert export.result_slide_png(result, title="t") == export.result_slide_png(result, title="t")
+    assert result_slide_png(result, title="t") == result_slide_png(result, title="t")
     np.testing.assert_array_equal(result, before)
 
 
@@ -163,8 +184,8 @@ def test_montage_png_holds_the_stage_montage_exactly() -> None:
     from explorer.stage_pictures import stage_limits, stage_montage
 
     maps = np.random.default_rng(3).normal(size=(16, 8, 8))
-    png = export.montage_png(maps, "signed", "layer", title="conv2", tile_px=64)
-    slide = export.montage_slide(maps, "signed", "layer", title="conv2", tile_px=64)
+    png = montage_png(maps, "signed", "layer", title="conv2", tile_px=64)
+    slide = montage_slide(maps, "signed", "layer", title="conv2", tile_px=64)
     pixels = decode(png)
     np.testing.assert_array_equal(pixels, slide.pixels)
     picture = stage_montage(maps, "signed", "layer", tile_px=64)
@@ -174,7 +195,7 @@ def test_montage_png_holds_the_stage_montage_exactly() -> None:
     )
     lo, hi = stage_limits(maps, "signed")
     assert [t for t, _ in slide.bar_labels] == [format_value(lo), "0", format_value(hi)]
-    per_map = export.montage_slide(np.abs(maps), "nonneg", "map")
+    per_map = montage_slide(np.abs(maps), "nonneg", "map")
     assert [t for t, _ in per_map.bar_labels] == ["0", "m"]
 
 
@@ -182,7 +203,7 @@ def test_montage_png_holds_the_stage_montage_exactly() -> None:
 # The animation
 
 
-def expected_window_box(trace: WindowTrace, layout: export.AnimationLayout, window: int):
+def expected_window_box(trace: WindowTrace, layout: AnimationLayout, window: int):
     """Where window ``window`` lies on the input panel, from the settings alone: its top-left
     cell is (out_row·stride, out_col·stride) and it spans dilation·(k − 1) + 1 cells."""
     s, (kh, kw) = trace.settings, trace.kernel.shape
@@ -200,7 +221,7 @@ def expected_window_box(trace: WindowTrace, layout: export.AnimationLayout, wind
 def outline_box(frame: np.ndarray, region: tuple[int, int, int, int]) -> tuple[int, ...]:
     """The bounding box (x0, y0, x1, y1), exclusive, of the outline colour inside ``region``."""
     x0, y0, x1, y1 = region
-    ys, xs = np.nonzero((frame[y0:y1, x0:x1] == export.OUTLINE).all(axis=2))
+    ys, xs = np.nonzero((frame[y0:y1, x0:x1] == OUTLINE).all(axis=2))
     return (x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1)
 
 
@@ -211,7 +232,7 @@ def grown(box: tuple[int, int, int, int], by: int) -> tuple[int, int, int, int]:
 def check_frame(
     frame: np.ndarray,
     trace: WindowTrace,
-    layout: export.AnimationLayout,
+    layout: AnimationLayout,
     k: int,
     colour_tolerance: int,
 ) -> None:
@@ -233,7 +254,7 @@ def check_frame(
     done = (np.arange(oh * ow) <= window).reshape(oh, ow)
     expected = render.colourise(trace.sums.reshape(oh, ow)).astype(int)
     assert np.abs(samples[done] - expected[done]).max() <= colour_tolerance
-    assert (samples[~done] == export.EMPTY).all()
+    assert (samples[~done] == EMPTY).all()
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +265,8 @@ def small_trace() -> WindowTrace:
 
 
 def test_frames_show_each_window_and_the_outputs_so_far(small_trace: WindowTrace) -> None:
-    layout = export.animation_layout(small_trace)
-    frames = list(export.animation_frames(small_trace))
+    layout = animation_layout(small_trace)
+    frames = list(animation_frames(small_trace))
     assert len(frames) == len(layout.windows) == small_trace.n_windows  # 5×5 = 25 windows
     for k, frame in enumerate(frames):
         assert frame.shape == (layout.size[1], layout.size[0], 3)
@@ -253,8 +274,8 @@ def test_frames_show_each_window_and_the_outputs_so_far(small_trace: WindowTrace
 
 
 def test_frames_sample_many_windows_evenly_first_and_last_included() -> None:
-    assert export.frame_windows(9, 120) == tuple(range(9))
-    windows = export.frame_windows(4096, 120)
+    assert frame_windows(9, 120) == tuple(range(9))
+    windows = frame_windows(4096, 120)
     assert len(windows) == 120 and windows[0] == 0 and windows[-1] == 4095
     assert set(np.diff(windows)) <= {34, 35}  # 4095 / 119 = 34.4: evenly spread
 
@@ -264,7 +285,7 @@ def test_frames_sample_many_windows_evenly_first_and_last_included() -> None:
 )
 def test_one_loop_lasts_ten_to_fifteen_seconds(n_windows: int, seconds: tuple[int, int]) -> None:
     trace = window_trace(np.zeros((1, n_windows)), np.ones((1, 1)))
-    layout = export.animation_layout(trace)
+    layout = animation_layout(trace)
     total = sum(layout.durations_ms) / 1000
     assert seconds[0] <= total <= seconds[1]
     assert all(ms % 10 == 0 for ms in layout.durations_ms)  # GIF counts in hundredths
@@ -289,8 +310,8 @@ def gif_frames(data: bytes) -> tuple[list[np.ndarray], list[int]]:
 
 
 def test_gif_plays_the_frames(small_trace: WindowTrace) -> None:
-    layout = export.animation_layout(small_trace)
-    frames, durations = gif_frames(export.animation_gif(small_trace))
+    layout = animation_layout(small_trace)
+    frames, durations = gif_frames(animation_gif(small_trace))
     assert len(frames) == small_trace.n_windows
     assert tuple(durations) == layout.durations_ms
     for k, frame in enumerate(frames):
@@ -303,15 +324,39 @@ def test_largest_animation_the_page_plays_stays_small() -> None:
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, size=(64, 64)).astype(float)
     trace = window_trace(image, rng.normal(size=(7, 7)), ConvSettings(padding=3))
-    data = export.animation_gif(trace)
+    data = animation_gif(trace)
     assert len(data) < 2_000_000
     with Image.open(io.BytesIO(data)) as gif:
-        assert gif.n_frames == export.MAX_FRAMES
+        assert gif.n_frames == MAX_FRAMES
         assert max(gif.size) <= 800
     frames, _ = gif_frames(data)
-    layout = export.animation_layout(trace)
+    layout = animation_layout(trace)
     for k in (0, 57, len(frames) - 1):
         check_frame(frames[k], trace, layout, k, colour_tolerance=GIF_TOLERANCE)
+
+
+def test_animations_past_the_budgets_are_refused_before_a_frame_is_drawn() -> None:
+    # One frame too large: a 1×1 image padded by 240 (one window) is a 481×481 plane in 3-px
+    # cells, a frame of about 1,500×1,550 px.
+    padded = window_trace(np.ones((1, 1)), np.ones((1, 1)), ConvSettings(padding=240, stride=481))
+    width, height = animation_layout(padded).size
+    assert width * height > MAX_FRAME_PIXELS
+    # Frames that fit one by one, but not 120 of them: 1×2000 windows, frames of 12,064×117 px.
+    long = window_trace(np.zeros((1, 2000)), np.ones((1, 1)))
+    width, height = animation_layout(long).size
+    assert width * height <= MAX_FRAME_PIXELS < MAX_FRAMES * width * height
+    for trace, words in ((padded, "at most 2,097,152 pixels"), (long, "at most 134,217,728")):
+        with pytest.raises(ConvolutionError, match=words):
+            animation_frames(trace)  # at once, not at the first frame
+        with pytest.raises(ConvolutionError, match=words):
+            animation_gif(trace)
+    # Fewer frames of the same trace fit.
+    assert len(list(animation_frames(long, max_frames=2))) == 2
+    # The page's largest frames (64×64 and a 1×1 kernel: 704×434 px) stay well inside both.
+    page = window_trace(np.zeros((64, 64)), np.ones((1, 1)))
+    width, height = animation_layout(page).size
+    assert 4 * width * height <= MAX_FRAME_PIXELS
+    assert 2 * MAX_FRAMES * width * height <= MAX_GIF_PIXELS
 
 
 # ============================================================================================
@@ -401,10 +446,10 @@ def code_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for case, (state, upload) in CODE_CASES.items():
         folder = tmp_path_factory.mktemp(case)
         picture = picture_for(state, upload)
-        (folder / export.CODE_FILE_NAME).write_text(export.playground_code(state, picture))
-        png = export.code_input_png(state, picture)
+        (folder / CODE_FILE_NAME).write_text(playground_code(state, picture))
+        png = code_input_png(state, picture)
         if png is not None:  # the student saves the picture the page offers beside the code
-            (folder / export.INPUT_FILE_NAME).write_bytes(png)
+            (folder / INPUT_FILE_NAME).write_bytes(png)
         folders.append(str(folder))
     run = subprocess.run(
         [sys.executable, "-c", DRIVER, *folders],
@@ -435,14 +480,14 @@ def test_code_recomputes_the_pages_result_exactly(case: str, code_runs: dict[str
 
 def test_code_reads_a_picture_only_when_it_cannot_write_the_numbers() -> None:
     typed = PlaygroundState(source="numbers")
-    assert export.code_input_png(typed, picture_for(typed, None)) is None
+    assert code_input_png(typed, picture_for(typed, None)) is None
     small = PlaygroundState(sample="numbers")
-    assert export.code_input_png(small, picture_for(small, None)) is None
-    assert "image = np.array([" in export.playground_code(small, picture_for(small, None))
+    assert code_input_png(small, picture_for(small, None)) is None
+    assert "image = np.array([" in playground_code(small, picture_for(small, None))
     upload = PlaygroundState(source="upload")
     picture = picture_for(upload, COLOUR)
-    np.testing.assert_array_equal(decode(export.code_input_png(upload, picture)), COLOUR)
-    code = export.playground_code(upload, picture, image_file="my photo.png")
+    np.testing.assert_array_equal(decode(code_input_png(upload, picture)), COLOUR)
+    code = playground_code(upload, picture, image_file="my photo.png")
     assert 'Image.open("my photo.png")' in code
 
 
@@ -450,7 +495,7 @@ def test_code_writes_user_text_only_into_comments() -> None:
     sneaky = "filter\nimport os; os.system('echo owned')  \u2028 x = 1"
     state = PlaygroundState(source="upload").with_kernel([["1"]], origin=sneaky)
     picture = picture_for(state, COLOUR)
-    code = export.playground_code(state, picture, image_file="a'\nimport os #.png")
+    code = playground_code(state, picture, image_file="a'\nimport os #.png")
     compile(code, "convolution.py", "exec")
     names = {
         tok.string
@@ -464,7 +509,7 @@ def test_code_writes_user_text_only_into_comments() -> None:
 @pytest.mark.parametrize("case", CODE_CASES)
 def test_code_is_short_and_plain(case: str) -> None:
     state, upload = CODE_CASES[case]
-    code = export.playground_code(state, picture_for(state, upload))
+    code = playground_code(state, picture_for(state, upload))
     lines = code.splitlines()
     matrix_rows = len(picture_for(state, upload).full) if "image = np.array([" in code else 0
     assert 20 <= len(lines) - matrix_rows <= 50
@@ -476,10 +521,10 @@ def test_code_for_a_picture_matches_when_run_on_its_own(tmp_path: Path) -> None:
     """One script run exactly as a student runs it: ``python convolution.py``."""
     state, upload = CODE_CASES["colour_green"]
     picture = picture_for(state, upload)
-    (tmp_path / export.CODE_FILE_NAME).write_text(export.playground_code(state, picture))
-    (tmp_path / export.INPUT_FILE_NAME).write_bytes(export.code_input_png(state, picture))
+    (tmp_path / CODE_FILE_NAME).write_text(playground_code(state, picture))
+    (tmp_path / INPUT_FILE_NAME).write_bytes(code_input_png(state, picture))
     run = subprocess.run(
-        [sys.executable, export.CODE_FILE_NAME],
+        [sys.executable, CODE_FILE_NAME],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.test_hostile_inputs import BOMBS, encode, noise_image
 
-PAGES = ("convolution", "feature_maps", "network", "home")
+PAGES = ("convolution", "feature_maps", "network", "inside", "home")
 
 
 # Markup that would render: a link or image target, or an HTML tag, not escaped by a backslash.
@@ -61,8 +61,8 @@ def test_a_hostile_upload_on_the_playground_ends_in_a_sentence(name: str) -> Non
 @pytest.mark.parametrize("name", list(uploads())[:6])
 def test_a_hostile_upload_on_the_feature_maps_ends_in_a_sentence(name: str) -> None:
     at = open_page("feature_maps")
-    at.radio(key="fm_input").set_value("Upload").run()
-    at.file_uploader(key="fm_upload").set_value(("x.png", uploads()[name], "image/png")).run()
+    at.radio(key="net_input").set_value("upload").run()
+    at.file_uploader(key="net_upload").set_value(("x.png", uploads()[name], "image/png")).run()
     assert not at.exception
     assert at.error
 
@@ -72,8 +72,8 @@ def test_an_uploaded_file_name_is_shown_as_text(file_name: str) -> None:
     buf = io.BytesIO()
     Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(buf, "PNG")
     at = open_page("feature_maps")
-    at.radio(key="fm_input").set_value("Upload").run()
-    at.file_uploader(key="fm_upload").set_value((file_name, buf.getvalue(), "image/png")).run()
+    at.radio(key="net_input").set_value("upload").run()
+    at.file_uploader(key="net_upload").set_value((file_name, buf.getvalue(), "image/png")).run()
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Input:"))
     assert not MARKUP.search(caption) and ":red[" not in caption, caption
@@ -90,6 +90,8 @@ LINKS = [
     {"pad": "99999999999999999999", "stride": "nan", "dil": "inf"},
     {"src": "javascript:alert(1)", "sample": "../../etc/passwd"},
     {"rc": "%00", "out": "\u202e", "ch": "🙂" * 300},
+    {"stage": "conv2", "cell": "²,①,٣", "class": "²", "channel": "①"},  # digits to isdigit()
+    {"stage": "fc1", "cell": "9" * 99, "w": "upload", "in": "upload"},
 ]
 
 
@@ -100,3 +102,42 @@ def test_a_hostile_link_never_breaks_a_page_or_renders_markup(page: str, query: 
     assert not at.exception
     for element in [*at.warning, *at.error, *at.markdown, *at.caption, *at.info]:
         assert not MARKUP.search(element.value), element.value
+
+
+# ----------------------------------------------------------------------------------------------
+# Values a modified browser can send back: each is checked like a link's value, never indexed.
+
+
+def test_a_forged_click_on_a_thumbnail_grid_is_ignored() -> None:
+    from explorer.ui.thumbnails import clicked_cell
+
+    def sent(cells: object) -> dict:
+        return {"selection": {"rows": [], "columns": [], "cells": cells}}
+
+    assert clicked_cell(sent([[1, "2"]]), None, 4, 5) == (1, 2)
+    for forged in ([[99, "2"]], [[1, "7"]], [[-1, "0"]], [["a", "b"]], [[1]], "x", [None]):
+        assert clicked_cell(sent(forged), None, 4, 5) is None, forged
+    assert clicked_cell("not a selection", None, 4, 5) is None
+    assert clicked_cell(sent([[1, "2"]]), [1, "2"], 4, 5) is None  # the page's own selection
+
+
+def test_a_forged_click_on_the_inside_numbers_is_ignored() -> None:
+    import pandas as pd
+
+    from explorer.network_state import InsideState
+    from explorer.ui.inside import as_table, clicked
+
+    state = InsideState()
+    conv = as_table(np.zeros((8, 8)), "conv3", ())
+    sent = {"selection": {"cells": [[2, "5"]]}}
+    assert clicked(state, sent, conv, "conv3", 8).cell == (0, 2, 5)
+    flat = as_table(np.zeros(2048), "flatten", ())
+    assert clicked(state, {"selection": {"cells": [[3, "+4"]]}}, flat, "flatten", 2048).cell == (
+        52,
+    )
+    scores = as_table(np.zeros(10), "fc2", tuple("abcdefghij"))
+    assert clicked(state, {"selection": {"cells": [[0, "3: d"]]}}, scores, "fc2", 10).cell == (3,)
+    for forged in ([[99, "1"]], [[1, "99"]], [[-1, "1"]], [["x", "1"]], [], None):
+        for table, stage in ((conv, "conv3"), (flat, "flatten")):
+            assert clicked(state, {"selection": {"cells": forged}}, table, stage, 64) is None
+    assert clicked(state, "garbage", pd.DataFrame(), "conv3", 1) is None

@@ -32,13 +32,12 @@ from PIL import Image
 
 from explorer.model import (
     MAX_CLASSES,
-    MAX_WEIGHTS_BYTES,
     SimpleCNN,
     WeightsError,
     build_model,
     expected_shapes,
-    load_state_dict_bytes,
 )
+from explorer.weights_file import MAX_WEIGHTS_BYTES, load_state_dict_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = Path(tempfile.gettempdir()) / f"cnn-explorer-pwned-{os.getpid()}"
@@ -529,7 +528,7 @@ WORST = [
 _MEASURE = """
 import re, sys, time
 from tests.test_hostile_weights import CASES, _base_state, saved
-from explorer.model import load_state_dict_bytes
+from explorer.weights_file import load_state_dict_bytes
 def kb(field):
     return int(re.search(field + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 makers = {name: make for name, make, _ in CASES}

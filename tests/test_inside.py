@@ -43,8 +43,9 @@ from explorer.inside import (
     pool_trace,
     unflatten_index,
 )
-from explorer.model import SimpleCNN, builtin_weights, load_choice
+from explorer.model import SimpleCNN, builtin_weights
 from explorer.samples import gallery, load_gallery_image
+from explorer.weights_file import load_choice
 
 # --------------------------------------------------------------------- literal numbers
 
@@ -128,7 +129,8 @@ def test_relu_pool_flatten_fc_softmax_by_hand(literal) -> None:
     soft = explain(model, x, acts, "softmax", (3,))
     assert isinstance(soft, SoftmaxCell)
     assert soft.value == pytest.approx(math.exp(8) / (math.exp(8) + 9), rel=1e-15)
-    assert soft.total == pytest.approx(math.exp(8) + 9, rel=1e-15)
+    assert soft.shift == 8.0  # the largest score is subtracted first
+    assert soft.total == pytest.approx(1 + 9 * math.exp(-8), rel=1e-15)
     assert soft.agrees
 
 
@@ -309,7 +311,7 @@ def test_softmax_matches_torch(cifar) -> None:
     expected = torch.softmax(torch.from_numpy(acts.stages["fc2"].astype(np.float64)), 0)
     np.testing.assert_allclose(how.probabilities, expected.numpy(), rtol=1e-14)
     np.testing.assert_allclose(how.exps / how.total, how.probabilities, rtol=1e-15)
-    assert how.shift == 0.0
+    assert how.shift == float(acts.stages["fc2"].max())
 
 
 def test_huge_logits_are_shifted_before_exp() -> None:
@@ -321,6 +323,23 @@ def test_huge_logits_are_shifted_before_exp() -> None:
     how = explain(model, x, acts, "softmax", (3,))
     assert how.shift == 809.0 and np.isfinite(how.exps).all()
     assert how.value == 1.0 and how.agrees
+
+
+def test_large_negative_logits_give_numbers_not_nan() -> None:
+    """Every logit below −745: exp of each rounds to 0 in float64 unless the largest is
+    subtracted first (0/0 = NaN); PyTorch gives numbers."""
+    model = literal_model()
+    with torch.no_grad():
+        model.fc2.bias[:] = -2000.0
+        model.fc2.bias[1] = -1999.0
+    x = literal_input()
+    acts = capture_activations(model, x)
+    expected = torch.softmax(torch.from_numpy(acts.stages["fc2"].astype(np.float64)), 0)
+    for k in range(len(expected)):
+        how = explain(model, x, acts, "softmax", (k,))
+        assert np.isfinite(how.probabilities).all()
+        np.testing.assert_allclose(how.probabilities, expected.numpy(), rtol=1e-12)
+        assert how.agrees
 
 
 # --------------------------------------------------------------------- mistakes

@@ -43,8 +43,8 @@ def figure(at: AppTest, key: str) -> dict:
 
 def test_default_page_shows_a_gallery_image_every_stage_and_a_prediction(at: AppTest) -> None:
     assert not at.exception
-    assert at.radio(key="fm_input").value == "Gallery"
-    assert at.selectbox(key="fm_gallery").value is not None
+    assert at.radio(key="net_input").value == "gallery"
+    assert at.selectbox(key="net_image").value is not None
     assert heading(at)
     titles = " ".join(m.value for m in at.markdown)
     for stage in ("conv1", "pool1", "conv2", "conv3", "pool3", "flatten", "fc1"):
@@ -55,7 +55,7 @@ def test_default_page_shows_a_gallery_image_every_stage_and_a_prediction(at: App
 
 
 def test_another_gallery_sample_changes_the_input_and_its_true_label(at: AppTest) -> None:
-    box = at.selectbox(key="fm_gallery")
+    box = at.selectbox(key="net_image")
     first = box.value
     other = next(i.key for i in gallery("cifar10") if i.label_name not in first)
     before = [c.value for c in at.caption if c.value.startswith("Input:")]
@@ -66,27 +66,27 @@ def test_another_gallery_sample_changes_the_input_and_its_true_label(at: AppTest
 
 
 def test_layer_and_map_choice_change_the_enlarged_map(at: AppTest) -> None:
-    at.selectbox(key="fm_layer").set_value("conv2").run()
-    at.number_input(key="fm_map").set_value(5).run()
+    at.selectbox(key="net_layer").set_value("conv2").run()
+    at.number_input(key="net_map").set_value(5).run()
     assert not at.exception
     assert any("conv2 filter 5" in m.value for m in at.markdown)
-    at.selectbox(key="fm_layer").set_value("pool3").run()
+    at.selectbox(key="net_layer").set_value("pool3").run()
     assert not at.exception
     assert any("conv3 filter 5" in m.value for m in at.markdown)
 
 
 def test_map_index_is_reset_when_the_layer_has_fewer_maps(at: AppTest) -> None:
-    at.selectbox(key="fm_layer").set_value("conv3").run()
-    at.number_input(key="fm_map").set_value(100).run()
-    at.selectbox(key="fm_layer").set_value("conv1").run()
+    at.selectbox(key="net_layer").set_value("conv3").run()
+    at.number_input(key="net_map").set_value(100).run()
+    at.selectbox(key="net_layer").set_value("conv1").run()
     assert not at.exception
-    assert at.number_input(key="fm_map").value == 0
+    assert at.number_input(key="net_map").value == 0
 
 
 def test_colour_scale_choice_changes_the_legends(at: AppTest) -> None:
     shared = [c.value for c in at.caption if c.value.startswith(("blue", "dark"))]
     assert shared
-    at.radio(key="fm_scale").set_value("map").run()
+    at.radio(key="net_scale").set_value("map").run()
     assert not at.exception
     assert any(c.value.startswith("Each map:") for c in at.caption)
 
@@ -98,7 +98,7 @@ def test_weights_choice_changes_the_prediction_classes(at: AppTest) -> None:
         answer = heading(at).split("**")[1]
         assert answer in choice.classes
         expected = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
-        assert at.selectbox(key="fm_gallery").value.startswith(expected)
+        assert at.selectbox(key="net_image").value.startswith(expected)
 
 
 def test_device_cpu_can_be_chosen(at: AppTest) -> None:
@@ -110,17 +110,17 @@ def test_device_cpu_can_be_chosen(at: AppTest) -> None:
 
 
 def test_a_bad_image_upload_shows_a_message(at: AppTest) -> None:
-    at.radio(key="fm_input").set_value("Upload").run()
-    at.file_uploader(key="fm_upload").set_value(("x.png", b"not an image", "image/png")).run()
+    at.radio(key="net_input").set_value("upload").run()
+    at.file_uploader(key="net_upload").set_value(("x.png", b"not an image", "image/png")).run()
     assert not at.exception
     assert any("could not be read" in e.value for e in at.error)
 
 
 def test_an_image_upload_is_classified(at: AppTest) -> None:
-    at.radio(key="fm_input").set_value("Upload").run()
+    at.radio(key="net_input").set_value("upload").run()
     buf = io.BytesIO()
     Image.fromarray(np.full((50, 80, 3), (200, 30, 30), np.uint8)).save(buf, "PNG")
-    at.file_uploader(key="fm_upload").set_value(("red.png", buf.getvalue(), "image/png")).run()
+    at.file_uploader(key="net_upload").set_value(("red.png", buf.getvalue(), "image/png")).run()
     assert not at.exception
     assert heading(at)
     assert any("your image red.png" in shown(c.value) for c in at.caption)  # literal text
@@ -138,7 +138,7 @@ def test_a_bad_weights_upload_shows_a_message(at: AppTest) -> None:
 
 
 def test_drawing_is_classified(at: AppTest) -> None:
-    at.radio(key="fm_input").set_value("Draw").run()
+    at.radio(key="net_input").set_value("draw").run()
     assert any("Draw on the black square" in i.value for i in at.info)
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[:, :, 3] = 255
@@ -146,7 +146,7 @@ def test_drawing_is_classified(at: AppTest) -> None:
     buf = io.BytesIO()
     Image.fromarray(canvas, "RGBA").save(buf, "PNG")
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    at.session_state["fm_canvas"] = {"drawing": {"raw": {"objects": []}, "data": url}}
+    at.session_state["net_canvas"] = {"drawing": {"raw": {"objects": []}, "data": url}}
     at.run()
     assert not at.exception
     assert heading(at)
@@ -177,8 +177,8 @@ def test_uploaded_weights_read_as_another_dataset_are_recomputed(at: AppTest) ->
     Image.fromarray(np.full((40, 40, 3), (200, 120, 40), np.uint8)).save(photo, format="PNG")
     at.selectbox(key="net_weights").set_value("upload").run()
     at.file_uploader(key="net_weights_file").set_value(("mine.pt", buf.getvalue(), "x")).run()
-    at.radio(key="fm_input").set_value("Upload").run()
-    at.file_uploader(key="fm_upload").set_value(("p.png", photo.getvalue(), "image/png")).run()
+    at.radio(key="net_input").set_value("upload").run()
+    at.file_uploader(key="net_upload").set_value(("p.png", photo.getvalue(), "image/png")).run()
 
     def statistics() -> str:
         return next(m.value for m in at.markdown if m.value.startswith("min **"))
@@ -202,7 +202,7 @@ def reference_model(key: str = "simplecnn-cifar10") -> SimpleCNN:
 
 def reference_input(at: AppTest) -> torch.Tensor:
     """The selected gallery image, normalised the CIFAR-10 way, as 1×3×32×32."""
-    item = {i.key: i for i in gallery("cifar10")}[at.selectbox(key="fm_gallery").value]
+    item = {i.key: i for i in gallery("cifar10")}[at.selectbox(key="net_image").value]
     from explorer.samples import load_gallery_image
 
     image = torch.from_numpy(load_gallery_image(item).astype(np.float32) / 255).permute(2, 0, 1)
@@ -246,7 +246,7 @@ def test_logits_shown_are_the_model_scores(at: AppTest) -> None:
 def test_the_verdict_says_correct_or_wrong_by_the_true_label(at: AppTest, want_correct) -> None:
     model = reference_model()
     for item in gallery("cifar10"):
-        at.selectbox(key="fm_gallery").set_value(item.key).run()
+        at.selectbox(key="net_image").set_value(item.key).run()
         with torch.no_grad():
             predicted = int(model(reference_input(at)).argmax())
         if (predicted == item.label) == want_correct:
@@ -261,8 +261,8 @@ def test_the_verdict_says_correct_or_wrong_by_the_true_label(at: AppTest, want_c
 
 
 def test_the_enlarged_map_holds_that_maps_activations(at: AppTest) -> None:
-    at.selectbox(key="fm_layer").set_value("relu2").run()
-    at.number_input(key="fm_map").set_value(7).run()
+    at.selectbox(key="net_layer").set_value("relu2").run()
+    at.number_input(key="net_map").set_value(7).run()
     model = reference_model()
     with torch.no_grad():
         x = model.pool(torch.relu(model.conv1(reference_input(at))))
@@ -285,7 +285,7 @@ def test_the_legend_numbers_are_the_stage_range(at: AppTest) -> None:
 
 def test_each_map_on_its_own_changes_the_pictures(at: AppTest) -> None:
     before = [i.proto.imgs[0].url for i in images(at)]
-    at.radio(key="fm_scale").set_value("map").run()
+    at.radio(key="net_scale").set_value("map").run()
     after = [i.proto.imgs[0].url for i in images(at)]
     assert len(before) == len(after)
     changed = sum(b != a for b, a in zip(before, after, strict=True))
@@ -296,7 +296,7 @@ def test_a_failed_gpu_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
     from explorer import features
-    from explorer.ui import network
+    from explorer.ui import content
 
     real = features.run_with_fallback
 
@@ -305,11 +305,11 @@ def test_a_failed_gpu_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
         return dataclasses.replace(acts, fallback_reason="RuntimeError: CUDA out of memory")
 
     monkeypatch.setattr(features, "run_with_fallback", failed_gpu)
-    network.capture.clear()
+    content.capture.clear()
     try:
         at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT).run()
     finally:
-        network.capture.clear()
+        content.capture.clear()
     assert not at.exception
     assert any("The GPU failed" in shown(w.value) and "out of memory" in shown(w.value)
                for w in at.warning)  # fmt: skip
@@ -329,20 +329,20 @@ def test_weights_with_another_head_do_not_judge_by_label_names(at: AppTest) -> N
 
 def test_the_address_holds_the_set_up_and_a_fresh_visit_restores_it(at: AppTest) -> None:
     item = gallery("cifar10")[3]
-    at.selectbox(key="fm_gallery").set_value(item.key).run()
-    at.selectbox(key="fm_layer").set_value("conv3").run()
-    at.number_input(key="fm_map").set_value(17).run()
-    at.radio(key="fm_scale").set_value("map").run()
+    at.selectbox(key="net_image").set_value(item.key).run()
+    at.selectbox(key="net_layer").set_value("conv3").run()
+    at.number_input(key="net_map").set_value(17).run()
+    at.radio(key="net_scale").set_value("map").run()
     params = dict(at.query_params)
     assert params["img"] == item.key and params["layer"] == "conv3" and params["map"] == "17"
     fresh = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT)
     fresh.query_params.update(params)
     fresh.run()
     assert not fresh.exception and not fresh.warning
-    assert fresh.selectbox(key="fm_gallery").value == item.key
-    assert fresh.selectbox(key="fm_layer").value == "conv3"
-    assert fresh.number_input(key="fm_map").value == 17
-    assert fresh.radio(key="fm_scale").value == "map"
+    assert fresh.selectbox(key="net_image").value == item.key
+    assert fresh.selectbox(key="net_layer").value == "conv3"
+    assert fresh.number_input(key="net_map").value == 17
+    assert fresh.radio(key="net_scale").value == "map"
 
 
 def test_presenting_puts_the_maps_first_and_hides_the_chosen_sections() -> None:
@@ -389,7 +389,7 @@ def test_side_by_side_runs_the_same_input_through_another_network(at: AppTest) -
     assert len(lines) == 2 and lines[1].startswith(f"**{untrained.label}** says")
     # The untrained network's answer from its own seeded initialisation, run by plain PyTorch
     # on the same input (normalised as that network expects).
-    from explorer.model import load_choice
+    from explorer.weights_file import load_choice
 
     assert untrained.preprocessing == builtin_weights()[0].preprocessing
     with torch.no_grad():
@@ -416,8 +416,8 @@ def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
 
 
 def test_links_lead_from_the_answer_and_the_enlarged_map_to_their_arithmetic(at: AppTest) -> None:
-    at.selectbox(key="fm_layer").set_value("relu2").run()
-    at.number_input(key="fm_map").set_value(7).run()
+    at.selectbox(key="net_layer").set_value("relu2").run()
+    at.number_input(key="net_map").set_value(7).run()
     model = reference_model()
     with torch.no_grad():
         x = model.pool(torch.relu(model.conv1(reference_input(at))))
@@ -425,6 +425,7 @@ def test_links_lead_from_the_answer_and_the_enlarged_map_to_their_arithmetic(at:
         k = int(torch.softmax(model(reference_input(at)), dim=1).argmax())
     r, c = np.unravel_index(int(np.argmax(relu2)), relu2.shape)
     links = " ".join(m.value for m in at.markdown if "](inside?" in m.value)
-    assert f"layer=relu2&map=7&row={r}&col={c}" in links  # the map's largest value
-    assert f"layer=softmax&unit={k}&class={k}" in links  # from the answer back to the pixels
-    assert f"layer=fc2&unit={k}" in links
+    here = f"w=simplecnn-cifar10&img={at.selectbox(key='net_image').value}"  # the same input
+    assert f"{here}&stage=relu2&cell=7%2C{r}%2C{c})" in links  # the map's largest value
+    assert f"{here}&stage=softmax&cell={k}&class={k})" in links  # the answer back to the pixels
+    assert f"{here}&stage=fc2&cell={k})" in links

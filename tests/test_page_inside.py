@@ -89,7 +89,7 @@ def test_default_page_explains_a_conv2_number_that_is_pytorchs(at, reference_mod
     assert any(m.value.startswith("#### The network says") for m in at.markdown)
     stage, cell, value = headline(at)
     assert stage == "conv2" and cell == (0, 4, 4)
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     assert format_value(value) == format_value(expected["conv2"][cell])
     assert float64_line(at) == pytest.approx(float(expected["conv2"][cell]), rel=1e-6, abs=1e-6)
     assert any("equal to float32 precision" in m.value for m in at.markdown)
@@ -97,7 +97,7 @@ def test_default_page_explains_a_conv2_number_that_is_pytorchs(at, reference_mod
 
 
 def test_every_stage_shows_its_own_number(at, reference_model) -> None:
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     at.number_input(key="in_map").set_value(3).run()
     for name in EXPLAINED_STAGES:
         at.selectbox(key="in_stage").set_value(name).run()
@@ -110,7 +110,7 @@ def test_every_stage_shows_its_own_number(at, reference_model) -> None:
 
 
 def test_the_clickable_numbers_are_the_maps_numbers(at, reference_model) -> None:
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     at.number_input(key="in_map").set_value(9).run()
     table = numbers_table(at)
     np.testing.assert_allclose(table.to_numpy(), expected["conv2"][9], rtol=1e-5, atol=1e-6)
@@ -120,7 +120,7 @@ def test_the_clickable_numbers_are_the_maps_numbers(at, reference_model) -> None
 
 
 def test_softmax_table_is_torch_softmax(at, reference_model) -> None:
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     at.selectbox(key="in_stage").set_value("softmax").run()
     table = next(m.value for m in at.markdown if m.value.startswith("| class | score"))
     rows = re.findall(
@@ -145,7 +145,7 @@ def test_receptive_field_of_a_conv3_cell(at) -> None:
 
 
 def test_the_pool_stepper_walks_the_windows(at, reference_model) -> None:
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     at.selectbox(key="in_stage").set_value("pool1").run()
     at.number_input(key="in_map").set_value(2).run()
     at.number_input(key="in_row").set_value(3).run()
@@ -159,11 +159,11 @@ def test_the_pool_stepper_walks_the_windows(at, reference_model) -> None:
 
 
 def test_the_attributions_explain_the_chosen_class(at, reference_model) -> None:
-    expected = reference_stages(reference_model, at.selectbox(key="fm_gallery").value)
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     predicted = int(expected["fc2"].argmax())
-    assert at.selectbox(key="in_class").value == predicted
+    assert at.selectbox(key="in_target").value == predicted
     other = (predicted + 1) % 10
-    at.selectbox(key="in_class").set_value(other).run()
+    at.selectbox(key="in_target").set_value(other).run()
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Score (logit) of"))
     assert caption.startswith(f"Score (logit) of {CIFAR.classes[other]}: ")
@@ -183,10 +183,10 @@ def test_the_gallery_images_that_excite_a_conv3_map_most(at, reference_model) ->
 
 
 def test_optimising_an_input_shows_it(monkeypatch) -> None:
-    from explorer.ui import inside
+    from explorer.ui import inside_sections
 
     monkeypatch.setattr(attribution, "MAXIMISE_STEPS", 6)
-    inside._MAXIMISED.clear()
+    inside_sections._MAXIMISED.clear()
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT).run()
     at.number_input(key="in_channel").set_value(11).run()
     at.button(key="in_maximise").click().run()
@@ -198,12 +198,12 @@ def test_optimising_an_input_shows_it(monkeypatch) -> None:
     at.run()  # computed once, for every session: shown again without the button
     assert not any(b.key == "in_maximise" for b in at.button)
     assert "An input made for conv3 map 11" in captions(at)
-    inside._MAXIMISED.clear()
+    inside_sections._MAXIMISED.clear()
 
 
 def test_a_link_opens_the_cell_it_names() -> None:
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
-    at.query_params.update(layer="fc1", unit="7", channel="12")
+    at.query_params.update(stage="fc1", cell="7", channel="12")
     at.run()
     assert not at.exception
     assert headline(at)[:2] == ("fc1", (7,))
@@ -213,11 +213,11 @@ def test_a_link_opens_the_cell_it_names() -> None:
 def test_a_link_names_the_image_and_the_class(reference_model) -> None:
     ship = next(i.key for i in gallery("cifar10") if i.label_name == "ship")
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
-    at.query_params.update(layer="softmax", unit="8", img=ship, **{"class": "2"})
+    at.query_params.update(stage="softmax", cell="8", img=ship, **{"class": "2"})
     at.run()
     assert not at.exception
-    assert at.selectbox(key="fm_gallery").value == ship
-    assert at.selectbox(key="in_class").value == 2  # the link's class, not the answer
+    assert at.selectbox(key="net_image").value == ship
+    assert at.selectbox(key="in_target").value == 2  # the link's class, not the answer
     stage, cell, value = headline(at)
     assert (stage, cell) == ("softmax", (8,))
     assert value == pytest.approx(float(reference_stages(reference_model, ship)["softmax"][8]),
@@ -227,23 +227,26 @@ def test_a_link_names_the_image_and_the_class(reference_model) -> None:
 def test_a_new_image_explains_its_own_answer(at, reference_model) -> None:
     other = next(i for i in gallery("cifar10") if i.label_name == "frog")
     predicted = int(reference_stages(reference_model, other.key)["fc2"].argmax())
-    at.selectbox(key="in_class").set_value((predicted + 1) % 10).run()
-    at.selectbox(key="fm_gallery").set_value(other.key).run()
-    assert at.selectbox(key="in_class").value == predicted
+    at.selectbox(key="in_target").set_value((predicted + 1) % 10).run()
+    at.selectbox(key="net_image").set_value(other.key).run()
+    assert at.selectbox(key="in_target").value == predicted
 
 
 def test_a_link_with_nonsense_is_ignored() -> None:
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
-    at.query_params.update(layer="<b>evil</b>", row="abc", col="99999999", map="-3",
-                           img="../../etc/passwd", **{"class": "x"})  # fmt: skip
+    at.query_params.update(stage="<b>evil</b>", cell="abc,²,-3", img="../../etc/passwd",
+                           channel="①", **{"class": "x"})  # fmt: skip
     at.run()
     assert not at.exception
     stage, cell, _ = headline(at)
     assert stage == "conv2" and cell == (0, 4, 4)
+    said = [shown(w.value) for w in at.warning]
+    for param in ("stage", "cell", "img", "channel", "class"):  # each named in a sentence
+        assert any(f"Ignored the link's {param}=" in w for w in said), param
 
 
 def test_a_failed_gpu_is_said(monkeypatch) -> None:
-    from explorer.ui import inside
+    from explorer.ui import content
 
     real = attribution.attribute
 
@@ -251,11 +254,11 @@ def test_a_failed_gpu_is_said(monkeypatch) -> None:
         return dataclasses.replace(real(*args, **kwargs), fallback_reason="RuntimeError: CUDA [x]")
 
     monkeypatch.setattr(attribution, "attribute", failed)
-    inside.attributions.clear()
+    content.attributions.clear()
     try:
         at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT).run()
     finally:
-        inside.attributions.clear()
+        content.attributions.clear()
     assert not at.exception
     assert any("The GPU failed (RuntimeError: CUDA [x])" in shown(w.value) for w in at.warning)
 
@@ -268,26 +271,28 @@ def test_other_weights_are_explained_too(at, weights) -> None:
     assert headline(at)[0] == "fc2"
 
 
-def test_the_link_other_pages_send_names_the_cell_class_and_image() -> None:
+def test_the_link_other_pages_send_names_the_weights_image_cell_and_class() -> None:
     def script() -> None:
         import streamlit as st
 
-        from explorer.ui import inside
+        from explorer.ui import inside_links
+        from explorer.ui.network import NET
 
-        st.session_state.update(fm_input="Gallery", fm_gallery="cifar10-ship-1")
-        st.json(inside.link_params("conv2", (5, 3, 4)))
-        st.json(inside.link_params("softmax", (3,), target=3))
-        st.session_state["fm_input"] = "Draw"  # a drawing cannot travel in a link
-        st.json(inside.link_params("fc1", (7,)))
+        NET.put(NET.get().choose("weights", "simplecnn-mnist").choose("image", "mnist-0-10"))
+        st.json(inside_links.link_params("conv2", (5, 3, 4)))
+        st.json(inside_links.link_params("softmax", (3,), target=3))
+        NET.put(NET.get().choose("input", "draw"))  # a drawing cannot travel in a link
+        st.json(inside_links.link_params("fc1", (7,)))
 
     import json
 
     at = AppTest.from_function(script).run()
     sent = [json.loads(j.value) for j in at.json]
+    mnist = {"w": "simplecnn-mnist"}
     assert sent == [
-        {"layer": "conv2", "map": "5", "row": "3", "col": "4", "img": "cifar10-ship-1"},
-        {"layer": "softmax", "unit": "3", "class": "3", "img": "cifar10-ship-1"},
-        {"layer": "fc1", "unit": "7"},
+        {**mnist, "img": "mnist-0-10", "stage": "conv2", "cell": "5,3,4"},
+        {**mnist, "img": "mnist-0-10", "stage": "softmax", "cell": "3", "class": "3"},
+        {**mnist, "in": "draw", "stage": "fc1", "cell": "7"},
     ]
 
 
@@ -304,4 +309,4 @@ def test_uploaded_weights_with_many_classes(at) -> None:
     assert not at.exception
     table = next(m.value for m in at.markdown if m.value.startswith("| class | score"))
     assert "**250: class 250**" in table and "| the other 289 classes |" in table
-    assert at.selectbox(key="in_class").value < 300
+    assert at.selectbox(key="in_target").value < 300

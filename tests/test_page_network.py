@@ -8,7 +8,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer.model import SimpleCNN, builtin_weights, parameter_totals
+from explorer.architecture import parameter_totals
+from explorer.model import SimpleCNN, builtin_weights
+from explorer.samples import gallery
 from tests.screen import shown
 
 TIMEOUT = 60
@@ -93,7 +95,10 @@ def test_a_link_opens_the_chosen_weights_in_presenter_mode_with_sections_hidden(
         "Layer by layer" not in subheaders and "The model, as PyTorch prints it" not in subheaders
     )
     assert "Where the parameters are" in subheaders  # its numbers need the hidden table's total
-    assert dict(at.query_params) == {"w": "simplecnn-mnist", "present": "1", "hide": "print,table"}
+    # The session's input travels too: following the link on to Feature maps keeps the digit.
+    first_digit = gallery("mnist")[0].key
+    assert dict(at.query_params) == {"w": "simplecnn-mnist", "img": first_digit, "present": "1",
+                                     "hide": "print,table"}  # fmt: skip
 
 
 def test_a_bad_weights_value_in_a_link_is_ignored_with_a_sentence() -> None:
@@ -103,5 +108,5 @@ def test_a_bad_weights_value_in_a_link_is_ignored_with_a_sentence() -> None:
     assert not at.exception
     assert at.selectbox(key="net_weights").value == builtin_weights()[0].key
     message = " ".join(shown(w.value) for w in at.warning)
-    assert "Ignored the link's w=" in message and "not a built-in weights" in message
+    assert "Ignored the link's w=" in message and "it must be one of simplecnn-cifar10" in message
     assert all("](" not in w.value for w in at.warning)

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from explorer import render
-from explorer.model import SimpleCNN, layer_table
+from explorer.architecture import layer_table
+from explorer.model import SimpleCNN
 from explorer.stage_pictures import colour_bar, stage_cmap
 
 

@@ -28,3 +28,8 @@ def test_every_setting_in_the_config_file_is_one_streamlit_reads_back() -> None:
                 assert config.get_where_defined(key) == str(CONFIG), key
     finally:
         config.get_config_options(force_reparse=True)
+
+
+def test_no_browser_is_shown_a_traceback() -> None:
+    settings = tomllib.loads(CONFIG.read_text())
+    assert settings["client"]["showErrorDetails"] == "none"  # logged on the server instead

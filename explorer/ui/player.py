@@ -3,13 +3,20 @@ explorer/components) that animates a window trace in the browser, without reruns
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
 from explorer.components import PLAYER_CSS, PLAYER_HTML, PLAYER_JS
 from explorer.convolution import WindowTrace
-from explorer.player import interesting_start, player_payload, trace_id
+from explorer.player import (
+    interesting_start,
+    player_payload,
+    read_score,
+    read_view,
+    trace_id,
+)
 
 # Registered once, at import: registering per call would re-register on every rerun.
 _conv_player_component = st.components.v2.component(
@@ -47,20 +54,23 @@ def conv_player(
     """
     this_trace = trace_id(trace)
     memory: dict[str, Any] = dict(st.session_state.get(_memory_key(key)) or {})
-    reported = st.session_state.get(key) or {}
+    reported = st.session_state.get(key)
+    if not isinstance(reported, Mapping):
+        reported = {}
     # What the browser reported last (this run's component state) is newer than the memory.
-    view = reported.get("view")
-    if view:
-        memory.update(trace=view.get("trace"), position=view.get("position"))
-        memory["speed"] = view.get("speed")
-    score = reported.get("score")
-    if score:
-        memory["score"] = [int(score.get("right", 0)), int(score.get("asked", 0))]
+    # A browser can send anything: only values that pass read_view/read_score are kept.
+    view = read_view(reported.get("view"))
+    if view is not None:
+        memory.update(trace=view.trace, position=view.position, speed=view.speed)
+    score = read_score(reported.get("score"))
+    if score is not None:
+        memory["score"] = score
     st.session_state[_memory_key(key)] = memory
 
     remembered = memory.get("position") if memory.get("trace") == this_trace else None
     if remembered is not None:
-        opening = int(remembered)
+        remembered = min(remembered, trace.n_windows)  # checked ≥ 0; a forged one may pass N
+        opening = remembered
     elif start is not None:
         opening = start
     else:
@@ -71,7 +81,7 @@ def conv_player(
         presenter=presenter,
         test_hooks=test_hooks,
         speed=memory.get("speed"),
-        score=tuple(memory.get("score", (0, 0))),
+        score=memory.get("score", (0, 0)),
     )
     _conv_player_component(
         key=key,
@@ -81,7 +91,7 @@ def conv_player(
         on_score_change=lambda: None,
         height=height if height is not None else "content",
     )
-    return int(remembered) if remembered is not None else None
+    return remembered
 
 
 def conv_player_score(key: str) -> tuple[int, int]:

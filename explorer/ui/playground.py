@@ -5,7 +5,7 @@ Pictures are H×W×3 uint8, planes H×W float64."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,14 +21,9 @@ from explorer.convolution import (
     output_size_steps,
     window_trace,
 )
-from explorer.export import (
-    CODE_FILE_NAME,
-    INPUT_FILE_NAME,
-    animation_gif,
-    code_input_png,
-    playground_code,
-    result_slide_png,
-)
+from explorer.export.animation import animation_gif
+from explorer.export.code import CODE_FILE_NAME, INPUT_FILE_NAME, code_input_png, playground_code
+from explorer.export.slides import result_slide_png
 from explorer.numbers import format_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState, shown_cells, with_edits
@@ -123,14 +118,18 @@ def kernel_editor() -> PlaygroundState:
     size[0].selectbox("Rows", range(1, 8), key="conv_rows", on_change=on_resize)
     size[1].selectbox("Columns", range(1, 8), key="conv_cols", on_change=on_resize)
     base = ss.get(EDITOR_BASE_KEY, current.custom_cells)
-    key = _editor_key(base)
-    if key not in ss:  # a fresh mount (first time, or the page reopened): no edits yet
+    key = editor_key(base)
+    if key in ss and not edits_fit_grid(ss[key], len(base), len(base[0])):
+        # A browser sent edits this grid cannot take (Streamlit would apply them and fail, or
+        # return a grid of another shape): drop them, and the grid mounts afresh.
+        del ss[key]
+    if key not in ss:  # a fresh mount (first time, the page reopened, or edits dropped)
         base = current.custom_cells
-        key = _editor_key(base)
+        key = editor_key(base)
     ss[EDITOR_BASE_KEY] = base
     shown = shown_cells(base)  # a learned filter's long decimals, rounded for reading
     frame = pd.DataFrame([list(row) for row in shown], dtype="string")
-    frame.columns = [str(c + 1) for c in range(frame.shape[1])]
+    frame.columns = _editor_columns(frame.shape[1])
     edited = st.data_editor(frame, key=key, hide_index=True)
     typed = tuple(
         tuple("" if pd.isna(v) else str(v) for v in row) for row in edited.itertuples(index=False)
@@ -143,8 +142,37 @@ def kernel_editor() -> PlaygroundState:
     return current
 
 
-def _editor_key(cells: tuple[tuple[str, ...], ...]) -> str:
+def editor_key(cells: tuple[tuple[str, ...], ...]) -> str:
+    """The custom-kernel grid's widget key when it is mounted with ``cells``: a new kernel from
+    outside the grid mounts a new grid, the student's typing keeps the one mounted."""
     return "conv_editor_" + hashlib.sha256(repr(cells).encode()).hexdigest()[:16]
+
+
+def _editor_columns(count: int) -> list[str]:
+    return [str(c + 1) for c in range(count)]  # the columns are named 1, 2, … as on paper
+
+
+def edits_fit_grid(edits: object, rows: int, cols: int) -> bool:
+    """Does ``edits`` — a data editor's state as the browser sends it, ``{"edited_rows":
+    {row: {column: text or None}}, "added_rows": [], "deleted_rows": []}`` — only change cells
+    of the custom kernel's rows×cols grid? A browser can send any JSON in its place; the
+    kernel's editor has a fixed size, so rows added or deleted, a row or column that is not
+    the grid's, or a cell that is not text do not fit."""
+    if not isinstance(edits, Mapping) or edits.get("added_rows") or edits.get("deleted_rows"):
+        return False
+    edited = edits.get("edited_rows", {})
+    if not isinstance(edited, Mapping):
+        return False
+    columns = _editor_columns(cols)
+    for row, changes in edited.items():
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < rows:
+            return False
+        if not isinstance(changes, Mapping):
+            return False
+        for column, text in changes.items():
+            if column not in columns or not (text is None or isinstance(text, str)):
+                return False
+    return True
 
 
 def send_kernel(values: np.ndarray | list[list[float]], origin: str) -> None:
@@ -416,7 +444,7 @@ def torch_check_view(check: TorchCheck) -> None:
 
 @st.cache_data(max_entries=16, show_spinner="Drawing the slide…")
 def conv_result_slide(result: np.ndarray, cmap: render.ColourMap, title: str) -> bytes:
-    """``export.result_slide_png`` in the page's colours, cached."""
+    """``export.slides.result_slide_png`` in the page's colours, cached."""
     vmin, vmax = (0.0, 255.0) if cmap == "gray" else (None, None)
     return result_slide_png(result, cmap, title, vmin=vmin, vmax=vmax)
 
@@ -425,7 +453,7 @@ def conv_result_slide(result: np.ndarray, cmap: render.ColourMap, title: str) ->
 def conv_animation_gif(
     working: np.ndarray, kernel: np.ndarray, settings: ConvSettings, _trace: WindowTrace
 ) -> bytes:
-    """``export.animation_gif`` of the trace of (working, kernel, settings), cached."""
+    """``export.animation.animation_gif`` of the trace of (working, kernel, settings), cached."""
     return animation_gif(_trace)
 
 

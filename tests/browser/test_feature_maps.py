@@ -79,6 +79,11 @@ def test_gallery_sample_upload_and_drawing(page, tmp_path: Path) -> None:
     heading = settled_heading(page)
     if mnist:
         assert "says: 1 " in heading, heading
+
+    # the weights and the drawing are the session's: the next page runs the same network on it
+    page.get_by_test_id("stSidebarNav").get_by_text("Inside the network", exact=True).click()
+    page.wait_for_selector("text=Using your drawing from before", timeout=60_000)
+    assert settled_heading(page) == heading
     assert page.js_errors == []
 
 

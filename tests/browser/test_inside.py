@@ -48,12 +48,12 @@ def test_clicking_a_number_explains_it(page) -> None:
     settle(page)
     assert page.get_by_label("Row (0–15)").input_value() == "2"
     assert page.get_by_label("Column (0–15)").input_value() == "3"
-    assert "row=2" in page.url and "col=3" in page.url  # the address is a link to it
+    assert "cell=0%2C2%2C3" in page.url  # the address is a link to it
     assert page.js_errors == []
 
 
 def test_pool_stepper_takes_the_arrow_keys(page) -> None:
-    open_inside(page, "layer=pool1&map=2&row=1&col=1")
+    open_inside(page, "stage=pool1&cell=2,1,1")
     assert headline(page, "pool1").startswith("pool1[2, 1, 1] = ")
     caption = page.get_by_text(re.compile(r"^Window \d+ of 256"))
     assert caption.inner_text().startswith("Window 18 of 256")  # the picked cell's window
@@ -64,7 +64,7 @@ def test_pool_stepper_takes_the_arrow_keys(page) -> None:
 
 
 def test_a_link_opens_a_head_number_and_optimises_an_input(page) -> None:
-    open_inside(page, "layer=fc1&unit=7&channel=21")
+    open_inside(page, "stage=fc1&cell=7&channel=21")
     assert headline(page, "fc1").startswith("fc1[7] = ")
     assert page.get_by_text("the other 2,040 products, summed").count() == 1
     button = page.get_by_role("button", name="Optimise an input for conv3 map 21")

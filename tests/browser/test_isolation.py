@@ -26,11 +26,11 @@ from explorer.model import (
     SimpleCNN,
     WeightsChoice,
     builtin_weights,
-    load_choice,
 )
 from explorer.model_input import photo_to_model_image
 from explorer.samples import gallery, load_gallery_image
 from explorer.uploads import decode_image
+from explorer.weights_file import load_choice
 from tests.browser.conftest import SCRIPT_DONE, new_page, wait_for_app
 
 WEIGHTS_NAME = "student-a-weights.pt"

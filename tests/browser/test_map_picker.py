@@ -11,7 +11,7 @@ from tests.browser.conftest import SCRIPT_DONE, wait_for_app
 
 def test_clicking_a_thumbnail_enlarges_that_map(page) -> None:
     wait_for_app(page, "feature_maps?layer=conv2")
-    grid = page.locator(".st-key-fm_map_grid [data-testid='stDataFrame']")
+    grid = page.locator(".st-key-net_map_grid [data-testid='stDataFrame']")
     grid.evaluate("e => e.scrollIntoView({block: 'center'})")
     time.sleep(0.8)
     box = grid.bounding_box()
@@ -38,7 +38,7 @@ def test_clicking_a_gallery_thumbnail_picks_that_image(page) -> None:
     from explorer.samples import gallery
 
     wait_for_app(page, "feature_maps")
-    grid = page.locator(".st-key-fm_gallery_grid [data-testid='stDataFrame']")
+    grid = page.locator(".st-key-net_gallery_grid [data-testid='stDataFrame']")
     grid.evaluate("e => e.scrollIntoView({block: 'center'})")
     time.sleep(0.8)
     box = grid.bounding_box()
