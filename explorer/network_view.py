@@ -82,7 +82,12 @@ def stage_explanation(explanation: str, trained: bool) -> str:
 def legend_text(kind: StageKind, low: float, high: float, per_map: bool) -> str:
     """The words under a stage's colour bar: what its two ends stand for."""
     if per_map:
-        return "Each map: darkest/bluest = its own lowest value, brightest/reddest = highest."
+        if kind == "signed":  # each map on its own symmetric range: white stays 0
+            return (
+                "Each map: white = 0; its own largest size, positive or negative, is the deepest "
+                "red or blue."
+            )
+        return "Each map: darkest = 0, yellow = its own highest value."
     if kind == "signed":
         return f"blue {low:.3g} · white 0 · red {high:.3g}"
     return f"dark {low:.3g} · yellow {high:.3g}"

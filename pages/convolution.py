@@ -164,7 +164,7 @@ with player_place if show.on else st.container():
                 "convolution flips `kernel`."
             )
             pg.code_view(state, picture)
-        pg.animation_download(trace, picture.working, kernel, state.settings)
+        pg.animation_download(picture.working, kernel, state.settings)
 
 if show.shows("result"):
     st.header(SECTIONS["result"])

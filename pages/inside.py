@@ -65,7 +65,8 @@ if show.shows("field"):
     st.subheader("2 · Which input pixels can reach it: the receptive field")
     box = receptive_field(stage, cell)
     pic, words = st.columns([1, 2], gap="large")
-    pic.image(content.field_png(inp.image, box), width="stretch", alt=sections.field_alt(box),
+    pic.image(content.field_png(inp.image, box), width="stretch", output_format="PNG",
+              alt=sections.field_alt(box),
               caption=f"Outlined: the pixels {cell_name(stage, cell)} can see")  # fmt: skip
     with words:
         sections.show_field_arithmetic(stage, box)

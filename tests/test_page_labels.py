@@ -33,7 +33,7 @@ def test_the_widgets_show_the_registrys_labels(fm) -> None:
 def test_each_map_on_its_own_colours_each_map_on_its_own(fm) -> None:
     labels = NETWORK_CHOICES["scale"].labels
     fm.radio(key="net_scale").set_value(value_of(labels, "Each map on its own")).run()
-    assert any(c.value.startswith("Each map: darkest") for c in fm.caption)
+    assert any(c.value.startswith("Each map: white = 0") for c in fm.caption)
     fm.radio(key="net_scale").set_value(value_of(labels, "Shared by the layer")).run()
     assert not any(c.value.startswith("Each map:") for c in fm.caption)
     assert any(c.value.startswith("blue ") for c in fm.caption)  # one range for the layer

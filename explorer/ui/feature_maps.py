@@ -41,12 +41,11 @@ def show_stage(
     stage = STAGE_BY_NAME[name]
     arr = acts.stages[name]
     st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
-    st.image(
-        pictures[name],
-        width="stretch",
-        output_format="PNG",
-        alt=f"All {arr.shape[0]} maps of {name}, {'×'.join(map(str, arr.shape[1:]))} each",
-    )
+    if arr.ndim == 3:
+        what = f"All {arr.shape[0]} maps of {name}, {'×'.join(map(str, arr.shape[1:]))} each"
+    else:
+        what = f"All {arr.shape[0]} numbers of {name}, 64 a row, as colours"
+    st.image(pictures[name], width="stretch", output_format="PNG", alt=what)
     st.image(content.colour_bar_png(stage.kind), width=160, output_format="PNG", alt="")
     lo, hi = stage_limits(arr, stage.kind)
     st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))

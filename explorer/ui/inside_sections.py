@@ -146,7 +146,7 @@ def show_gallery_top(
         image = load_gallery_image(item)
         r, c = (int(v) for v in scores.where[i, channel])
         box = receptive_field("conv3", (channel, r, c))
-        col.image(content.field_png(image, box), width="stretch",
+        col.image(content.field_png(image, box), width="stretch", output_format="PNG",
                   caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
                   alt=f"A {item.label_name} from the gallery. {field_alt(box)}")  # fmt: skip
 
@@ -165,7 +165,7 @@ def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int)
     """The optimised input, enlarged, and how much it excites the map compared with the
     gallery's best."""
     pic, words = st.columns([1, 3], gap="large")
-    pic.image(render.png_bytes(render.enlarge(best.image, 8)), width="stretch",
+    pic.image(render.png_bytes(render.enlarge(best.image, 8)), width="stretch", output_format="PNG",
               caption=f"An input made for conv3 map {channel}",
               alt=f"A 32×32 image optimised to excite conv3 map {channel}")  # fmt: skip
     gallery_best = float(scores.mean[:, channel].max())

@@ -31,6 +31,7 @@ from explorer.reference import TorchCheck, check_against_torch
 from explorer.samples import load_sample, sample_matrix
 from explorer.share import kernel_cells, link, result_csv
 from explorer.ui import widgets
+from explorer.ui.state import Bound
 from explorer.uploads import DecodedImage, decode_upload
 
 ss = st.session_state
@@ -45,51 +46,52 @@ SIZE_KEYS = ("conv_rows", "conv_cols")  # the custom kernel's size pickers
 # widget starts from the state, and its change callback writes the state back.
 
 
+def _kernel_changed(old: PlaygroundState, new: PlaygroundState) -> None:
+    if new.custom_cells != old.custom_cells:  # a new kernel: a fresh editor shows it
+        for key in (EDITOR_BASE_KEY, *SIZE_KEYS):
+            ss.pop(key, None)
+
+
+PLAYGROUND: Bound[PlaygroundState] = Bound(
+    STATE_KEY, "conv_", PlaygroundState, CHOICES, on_put=_kernel_changed
+)
+
+
 def state() -> PlaygroundState:
     """The session's set-up: on its first visit the link's, afterwards what the user chose."""
     if STATE_KEY not in ss:
-        ss[STATE_KEY], ss["conv_link_warnings"] = PlaygroundState.from_query(
-            st.query_params.to_dict()
-        )
-    return ss[STATE_KEY]
+        new, warnings = PlaygroundState.from_query(st.query_params.to_dict())
+        ss[STATE_KEY] = new
+        PLAYGROUND.warn(warnings)
+    return PLAYGROUND.get()
 
 
 def link_warnings() -> list[str]:
     """What the link asked for that could not be used: shown from the first visit until the
     student changes the set-up (reruns that change nothing, like the player reporting its
     position, keep them on the screen)."""
-    return ss.get("conv_link_warnings", [])
+    return PLAYGROUND.warnings()
 
 
 def adopt(new: PlaygroundState) -> None:
-    """Make ``new`` the set-up and let every widget show it: each widget is created afresh
-    from it (used when the set-up changes from elsewhere: another page, a size change)."""
-    for key in [*(f"conv_{name}" for name in CHOICES), "conv_matrix_text", *SIZE_KEYS]:
+    """Make ``new`` the set-up, arriving from elsewhere (another page, a size change): the
+    bound widgets follow the state; the text area and the editor are created afresh."""
+    for key in ("conv_matrix_text", *SIZE_KEYS, EDITOR_BASE_KEY):
         ss.pop(key, None)
-    ss.pop(EDITOR_BASE_KEY, None)
-    ss[STATE_KEY] = new
+    state()
+    PLAYGROUND.put(new)
 
 
 def _change(new: PlaygroundState) -> None:
-    ss.pop("conv_link_warnings", None)  # the student has moved on from the link
-    if new.custom_cells != ss[STATE_KEY].custom_cells:  # a new kernel: a fresh editor shows it
-        for key in (EDITOR_BASE_KEY, *SIZE_KEYS):
-            ss.pop(key, None)
-    ss[STATE_KEY] = new
+    PLAYGROUND.put(new)
 
 
 def choice(widget: Callable[..., Any], name: str, label: str, **kwargs: Any) -> Any:
     """``widget`` (st.selectbox, st.radio, st.select_slider, st.segmented_control, …) for the
-    closed choice ``name``, with its options and labels from the registry, bound to the state."""
-    key = f"conv_{name}"
-    ss.setdefault(key, getattr(state(), name))
-    labels = CHOICES[name].labels
-
-    def on_change() -> None:
-        _change(ss[STATE_KEY].choose(name, ss[key]))
-
-    return widget(label, list(labels), format_func=labels.get, key=key, on_change=on_change,
-                  **kwargs)  # fmt: skip
+    closed choice ``name``, with its options and labels from the registry, bound to the state
+    (the binder every page's state object uses: explorer.ui.state)."""
+    state()
+    return PLAYGROUND.choice(widget, name, label, **kwargs)
 
 
 def matrix_text_area(label: str, **kwargs: Any) -> str:
@@ -450,18 +452,15 @@ def conv_result_slide(result: np.ndarray, cmap: render.ColourMap, title: str) ->
 
 
 @st.cache_data(max_entries=8, show_spinner="Making the animation…")
-def conv_animation_gif(
-    working: np.ndarray, kernel: np.ndarray, settings: ConvSettings, _trace: WindowTrace
-) -> bytes:
+def conv_animation_gif(working: np.ndarray, kernel: np.ndarray, settings: ConvSettings) -> bytes:
     """``export.animation.animation_gif`` of the trace of (working, kernel, settings), cached."""
-    return animation_gif(_trace)
+    return animation_gif(conv_trace(working, kernel, settings))
 
 
-def animation_download(trace: WindowTrace, working: np.ndarray, kernel: np.ndarray,
-                       settings: ConvSettings) -> None:  # fmt: skip
+def animation_download(working: np.ndarray, kernel: np.ndarray, settings: ConvSettings) -> None:
     """The window sliding, as an animated GIF for a slide (made when clicked)."""
     st.download_button(
-        "Animation as GIF", lambda: conv_animation_gif(working, kernel, settings, trace),
+        "Animation as GIF", lambda: conv_animation_gif(working, kernel, settings),
         file_name="convolution.gif", mime="image/gif", on_click="ignore",
         icon=":material/animated_images:", key="conv_dl_gif",
     )  # fmt: skip

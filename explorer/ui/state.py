@@ -29,9 +29,12 @@ class Bound(Generic[S]):
     widgets bound to its fields (widget key: ``prefix`` + field name)."""
 
     def __init__(
-        self, key: str, prefix: str, default: Callable[[], S], choices: Mapping[str, Choice]
-    ) -> None:
+        self, key: str, prefix: str, default: Callable[[], S], choices: Mapping[str, Choice],
+        on_put: Callable[[S, S], None] | None = None,
+    ) -> None:  # fmt: skip
+        """``on_put(old, new)``: what else must follow a change (say, a fresh editor)."""
         self.key, self.prefix, self.default, self.choices = key, prefix, default, choices
+        self.on_put = on_put
 
     def get(self) -> S:
         if self.key not in ss:
@@ -40,8 +43,11 @@ class Bound(Generic[S]):
 
     def put(self, new: S) -> None:
         """Make ``new`` the set-up; the student has moved on from a link's warnings."""
-        if new != ss.get(self.key):
+        old = self.get()
+        if new != old:
             ss.pop(self.key + "_warnings", None)
+            if self.on_put is not None:
+                self.on_put(old, new)
         ss[self.key] = new
 
     def warn(self, warnings: list[str]) -> None:

@@ -80,7 +80,7 @@ def map_picker(thumbnails: list[str], state: NetworkState) -> None:
     enlarged map."""
 
     def pick(index: int) -> None:
-        NET.put(NET.get().choose("map", index + 1))
+        NET.put(NET.get().choose("map", index))
 
     thumbnail_grid(thumbnails, MAP_GRID_COLUMNS, state.map, pick, "net_map_grid", 54, max_rows=6)
 
