@@ -78,37 +78,60 @@ def bench_device(device: str, name: str, repeats: int) -> list[dict]:
         attribution.grad_cam(net, inp, target)
         attribution.saliency(net, inp, target)
 
-    rows.append({"what": "Grad-CAM + saliency, 1 image (target ≤ 150 ms)",
-                 "ms": median_ms(cam_and_saliency, repeats, device)})  # fmt: skip
+    rows.append(
+        {
+            "what": "Grad-CAM + saliency, 1 image (target ≤ 150 ms)",
+            "ms": median_ms(cam_and_saliency, repeats, device),
+        }
+    )
     baseline = attribution.black_baseline(pre).to(device)
-    rows.append({
-        "what": f"integrated gradients, {attribution.IG_STEPS} points",
-        "ms": median_ms(lambda: attribution.integrated_gradients(net, inp, target, baseline),
-                        repeats, device),
-    })  # fmt: skip
-    rows.append({
-        "what": "attribute(): private copy + all three (the page's call)",
-        "ms": median_ms(lambda: attribution.attribute(model, x, target, pre, device),
-                        max(3, repeats // 4), device),
-    })  # fmt: skip
+    rows.append(
+        {
+            "what": f"integrated gradients, {attribution.IG_STEPS} points",
+            "ms": median_ms(
+                lambda: attribution.integrated_gradients(net, inp, target, baseline),
+                repeats,
+                device,
+            ),
+        }
+    )
+    rows.append(
+        {
+            "what": "attribute(): private copy + all three (the page's call)",
+            "ms": median_ms(
+                lambda: attribution.attribute(model, x, target, pre, device),
+                max(3, repeats // 4),
+                device,
+            ),
+        }
+    )
     steps = attribution.MAXIMISE_STEPS
-    rows.append({
-        "what": f"activation maximisation, {steps} steps (target ≤ 3 s)",
-        "ms": median_ms(lambda: attribution.maximise_channel(model, pre, 17, device=device),
-                        3, device),
-    })  # fmt: skip
-    rows.append({
-        "what": f"conv3 response to the {len(images)} gallery images",
-        "ms": median_ms(lambda: attribution.gallery_responses(model, images, pre, device),
-                        repeats, device),
-    })  # fmt: skip
+    rows.append(
+        {
+            "what": f"activation maximisation, {steps} steps (target ≤ 3 s)",
+            "ms": median_ms(
+                lambda: attribution.maximise_channel(model, pre, 17, device=device), 3, device
+            ),
+        }
+    )
+    rows.append(
+        {
+            "what": f"conv3 response to the {len(images)} gallery images",
+            "ms": median_ms(
+                lambda: attribution.gallery_responses(model, images, pre, device), repeats, device
+            ),
+        }
+    )
     acts = capture_activations(model, x, device)
     for stage, cell in (("conv3", (17, 3, 4)), ("fc1", (100,))):
-        rows.append({
-            "what": f"explain {stage}{list(cell)} (float64 arithmetic)",
-            "ms": median_ms(lambda s=stage, c=cell: explain(model, x, acts, s, c), repeats,
-                            device),
-        })  # fmt: skip
+        rows.append(
+            {
+                "what": f"explain {stage}{list(cell)} (float64 arithmetic)",
+                "ms": median_ms(
+                    lambda s=stage, c=cell: explain(model, x, acts, s, c), repeats, device
+                ),
+            }
+        )
     for row in rows:
         row["device"] = name
         row["ratio"] = row["ms"] / base
@@ -118,8 +141,10 @@ def bench_device(device: str, name: str, repeats: int) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     width = max(len(r["what"]) for r in rows)
     for r in rows:
-        print(f"{r['what']:<{width}}  {r['device']:<28} {r['ms']:>10.2f} ms  "
-              f"{r['ratio']:>9.1f}× the forward pass")  # fmt: skip
+        print(
+            f"{r['what']:<{width}}  {r['device']:<28} {r['ms']:>10.2f} ms  "
+            f"{r['ratio']:>9.1f}× the forward pass"
+        )
 
 
 def run(repeats: int = 20) -> list[dict]:

@@ -88,8 +88,10 @@ def bench_page(samples: int = 5) -> list[dict]:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
         def on_ws(ws) -> None:  # noqa: ANN001
-            ws.on("framereceived", lambda payload: received.__setitem__(
-                "ws", received["ws"] + len(payload)))  # fmt: skip
+            ws.on(
+                "framereceived",
+                lambda payload: received.__setitem__("ws", received["ws"] + len(payload)),
+            )
 
         def on_response(resp) -> None:  # noqa: ANN001
             if "/media/" in resp.url:  # st.image PNGs arrive over HTTP, not the websocket

@@ -26,9 +26,19 @@ GOAL_RATIO = 1.3
 # Presets in an order where each differs from the one before in its description; none is
 # the page's default (sobel_x), so the first change is already uncached work.
 PLAYGROUND_OPTIONS = [
-    "Box blur 3×3", "Sharpen", "Sobel y", "Gaussian blur 3×3", "Laplacian (4 neighbours)",
-    "Emboss", "Outline", "Prewitt x", "Identity", "Box blur 5×5", "Scharr x", "Prewitt y",
-]  # fmt: skip
+    "Box blur 3×3",
+    "Sharpen",
+    "Sobel y",
+    "Gaussian blur 3×3",
+    "Laplacian (4 neighbours)",
+    "Emboss",
+    "Outline",
+    "Prewitt x",
+    "Identity",
+    "Box blur 5×5",
+    "Scharr x",
+    "Prewitt y",
+]
 TRIVIAL_OPTIONS = [f"Option {i}" for i in range(1, 13)]
 
 # Done when the script has stopped and the marker differs from its text before the click.
@@ -64,12 +74,24 @@ def measure() -> list[dict]:
 
     cases = [
         # name, script, path, what to wait for first, options, marker of a finished change
-        ("trivial page", "bench/trivial_app.py", "", "text=You chose", TRIVIAL_OPTIONS,
-         "[data-testid='stMarkdown'] p"),
+        (
+            "trivial page",
+            "bench/trivial_app.py",
+            "",
+            "text=You chose",
+            TRIVIAL_OPTIONS,
+            "[data-testid='stMarkdown'] p",
+        ),
         # The kernel's grid of numbers: the first thing that differs for every preset.
-        ("playground", "app.py", "convolution", "text=Checked against PyTorch", PLAYGROUND_OPTIONS,
-         "[data-testid='stMarkdown'] table"),
-    ]  # fmt: skip
+        (
+            "playground",
+            "app.py",
+            "convolution",
+            "text=Checked against PyTorch",
+            PLAYGROUND_OPTIONS,
+            "[data-testid='stMarkdown'] table",
+        ),
+    ]
     rows = []
     with sync_playwright() as pw:
         browser = launch_chromium(pw)

@@ -384,9 +384,17 @@ def maximise_channel(
     picture = image[0].permute(1, 2, 0).cpu().numpy().copy()
     picture.setflags(write=False)
     return MaximisedInput(
-        int(channel), picture, float(final.mean()), float(final.max()), float(start.mean()),
-        history, steps, seed, device, seconds,
-    )  # fmt: skip
+        int(channel),
+        picture,
+        float(final.mean()),
+        float(final.max()),
+        float(start.mean()),
+        history,
+        steps,
+        seed,
+        device,
+        seconds,
+    )
 
 
 def _map_on_pixels(

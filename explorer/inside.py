@@ -326,10 +326,21 @@ def conv_cell(
     rest = float(sum(sums[i] for i in order[len(shown) :]))
     value = float(sums.sum() + bias)
     return ConvCell(
-        stage, cell, value, float(acts.stages[stage][cell]),
-        source, window.copy(), inside, weights, products, sums, shown, rest, bias,
+        stage,
+        cell,
+        value,
+        float(acts.stages[stage][cell]),
+        source,
+        window.copy(),
+        inside,
+        weights,
+        products,
+        sums,
+        shown,
+        rest,
+        bias,
         roundoff=conv_roundoff(acts.device),
-    )  # fmt: skip
+    )
 
 
 def conv_roundoff(device: str) -> float:
@@ -357,9 +368,16 @@ def pool_cell(acts: Activations, stage: str, cell: tuple[int, int, int]) -> Pool
     r, c = divmod(int(np.argmax(window)), 2)
     ties = int(np.sum(window == window.max()))
     return PoolCell(
-        stage, cell, float(window.max()), float(acts.stages[stage][cell]),
-        source, window, (r, c), (2 * row + r, 2 * col + c), ties,
-    )  # fmt: skip
+        stage,
+        cell,
+        float(window.max()),
+        float(acts.stages[stage][cell]),
+        source,
+        window,
+        (r, c),
+        (2 * row + r, 2 * col + c),
+        ties,
+    )
 
 
 def flatten_cell(acts: Activations, index: int) -> FlattenCell:
@@ -368,9 +386,16 @@ def flatten_cell(acts: Activations, index: int) -> FlattenCell:
     channel, row, col = unflatten_index(index, shape)
     value = float(acts.stages["pool3"][channel, row, col])
     return FlattenCell(
-        "flatten", (index,), value, float(acts.stages["flatten"][index]),
-        index, channel, row, col, shape,
-    )  # fmt: skip
+        "flatten",
+        (index,),
+        value,
+        float(acts.stages["flatten"][index]),
+        index,
+        channel,
+        row,
+        col,
+        shape,
+    )
 
 
 def linear_cell(
@@ -388,11 +413,21 @@ def linear_cell(
     rest = float(products[order[top:]].sum())
     value = float(products.sum() + bias)
     return LinearCell(
-        stage, (unit,), value, float(acts.stages[stage][unit]),
-        source, len(inputs), tuple(int(i) for i in shown),
-        inputs[shown], weights[shown], products[shown], rest, bias,
-        int(np.sum(inputs == 0)), float(np.abs(products).sum() + abs(bias)),
-    )  # fmt: skip
+        stage,
+        (unit,),
+        value,
+        float(acts.stages[stage][unit]),
+        source,
+        len(inputs),
+        tuple(int(i) for i in shown),
+        inputs[shown],
+        weights[shown],
+        products[shown],
+        rest,
+        bias,
+        int(np.sum(inputs == 0)),
+        float(np.abs(products).sum() + abs(bias)),
+    )
 
 
 def softmax_cell(acts: Activations, index: int) -> SoftmaxCell:
@@ -407,9 +442,17 @@ def softmax_cell(acts: Activations, index: int) -> SoftmaxCell:
     probabilities = exps / total
     captured = acts.stages["softmax"]
     return SoftmaxCell(
-        "softmax", (index,), float(probabilities[index]), float(captured[index]),
-        logits, shift, exps, total, probabilities, captured.astype(np.float64),
-    )  # fmt: skip
+        "softmax",
+        (index,),
+        float(probabilities[index]),
+        float(captured[index]),
+        logits,
+        shift,
+        exps,
+        total,
+        probabilities,
+        captured.astype(np.float64),
+    )
 
 
 def explain(
@@ -441,8 +484,9 @@ def explain(
         return linear_cell(model, acts, stage, cell[0], 2 * top)
     if info.op == "dropout":
         before = float(acts.stages[info.source][cell])
-        return DropoutCell(stage, cell, before, float(acts.stages[stage][cell]), info.source,
-                           before)  # fmt: skip
+        return DropoutCell(
+            stage, cell, before, float(acts.stages[stage][cell]), info.source, before
+        )
     return softmax_cell(acts, cell[0])
 
 

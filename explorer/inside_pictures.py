@@ -60,9 +60,10 @@ def number_grid_html(
             )
             outline = marks.get((r, c))
             style += (
-                f"outline:3px solid {outline};outline-offset:-3px;" if outline
+                f"outline:3px solid {outline};outline-offset:-3px;"
+                if outline
                 else "border:1px solid #ddd;"
-            )  # fmt: skip
+            )
             text = "" if empty or texts is None else html.escape(texts[r][c])
             cells.append(f'<td style="{style}">{text}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -110,20 +111,37 @@ def pool_step_html(trace: PoolTrace, step: int, source_name: str, output_name: s
     marks = {(2 * i + r, 2 * j + c): FRAME for r in range(2) for c in range(2)}
     marks[(2 * i + winner[0], 2 * j + winner[1])] = WINNER
     source = number_grid_html(
-        trace.source, "viridis", 34 if w <= 8 else 12 if w <= 16 else 10, lo=lo, hi=hi,
+        trace.source,
+        "viridis",
+        34 if w <= 8 else 12 if w <= 16 else 10,
+        lo=lo,
+        hi=hi,
         numbers=w <= 8,
-        marks=marks, label=f"{source_name}, window {step + 1}",
-    )  # fmt: skip
+        marks=marks,
+        label=f"{source_name}, window {step + 1}",
+    )
     out_h, out_w = trace.output.shape
     done = (np.arange(out_h * out_w) > step).reshape(out_h, out_w)
     output = number_grid_html(
-        trace.output, "viridis", 34 if out_w <= 8 else 16, lo=lo, hi=hi,
-        numbers=out_w <= 8, marks={(i, j): WINNER}, blank=done, label=output_name,
-    )  # fmt: skip
+        trace.output,
+        "viridis",
+        34 if out_w <= 8 else 16,
+        lo=lo,
+        hi=hi,
+        numbers=out_w <= 8,
+        marks={(i, j): WINNER},
+        blank=done,
+        label=output_name,
+    )
     window = number_grid_html(
-        trace.windows[step], "viridis", 56, lo=lo, hi=hi,
-        marks={winner: WINNER}, label="the window",
-    )  # fmt: skip
+        trace.windows[step],
+        "viridis",
+        56,
+        lo=lo,
+        hi=hi,
+        marks={winner: WINNER},
+        label="the window",
+    )
     return equation_html(
         [
             captioned_html(f"{source_name} ({h}×{w})", scroll_html(source)),

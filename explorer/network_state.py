@@ -94,8 +94,9 @@ class NetworkState:
         """This state with ``name`` set to ``value`` (ValueError for a value that is not one of
         its choices). New weights of another dataset start from that gallery's first image."""
         if name == "map":
-            if not (isinstance(value, int) and not isinstance(value, bool) and
-                    0 <= value < MAX_MAPS):  # fmt: skip
+            if not (
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_MAPS
+            ):
                 raise ValueError(f"{value!r} is not a map number")
             return replace(self, map=value)
         if name == "image":
@@ -158,9 +159,11 @@ class NetworkState:
                 new = replace(new, image=image)
             else:
                 read.ignore(
-                    "img", image, f"it is not an image of the {DATASETS[new.dataset]} gallery "
-                    "these weights use, so the first of that gallery is shown"
-                )  # fmt: skip
+                    "img",
+                    image,
+                    f"it is not an image of the {DATASETS[new.dataset]} gallery "
+                    "these weights use, so the first of that gallery is shown",
+                )
         return new, read.warnings
 
     def cannot_travel(self) -> str | None:
@@ -214,8 +217,14 @@ class InsideState:
             if value not in INSIDE_CHOICES["stage"].labels:
                 raise ValueError(f"{value!r} is not a stage")
             return replace(self, stage=value)
-        limits = {"map": MAX_MAPS, "row": MAX_SIDE, "col": MAX_SIDE, "unit": MAX_UNITS,
-                  "target": MAX_CLASSES_IN_LINK, "channel": MAX_MAPS}  # fmt: skip
+        limits = {
+            "map": MAX_MAPS,
+            "row": MAX_SIDE,
+            "col": MAX_SIDE,
+            "unit": MAX_UNITS,
+            "target": MAX_CLASSES_IN_LINK,
+            "channel": MAX_MAPS,
+        }
         if name not in limits:
             raise ValueError(f"{name!r} is not a field")
         if value is None and name == "target":
@@ -244,8 +253,12 @@ class InsideState:
             return min(max(int(v), 0), n - 1)
 
         if len(shape) == 3:
-            return replace(self, map=inside(self.map, shape[0]), row=inside(self.row, shape[1]),
-                           col=inside(self.col, shape[2]))  # fmt: skip
+            return replace(
+                self,
+                map=inside(self.map, shape[0]),
+                row=inside(self.row, shape[1]),
+                col=inside(self.col, shape[2]),
+            )
         return replace(self, unit=inside(self.unit, shape[0]))
 
     def to_query(self) -> dict[str, str]:
@@ -297,6 +310,8 @@ def _parse_cell(text: str, spatial: bool) -> tuple[int, ...] | None:
 
 def _cell_rule(stage: str) -> str:
     if STAGE_BY_NAME[stage].spatial:
-        return (f"for {stage} it must be map,row,column — three whole numbers, the map at most "
-                f"{MAX_MAPS - 1}, the row and column at most {MAX_SIDE - 1}")  # fmt: skip
+        return (
+            f"for {stage} it must be map,row,column — three whole numbers, the map at most "
+            f"{MAX_MAPS - 1}, the row and column at most {MAX_SIDE - 1}"
+        )
     return f"for {stage} it must be one whole number from 0 to {MAX_UNITS - 1}"

@@ -151,10 +151,17 @@ def _box(
     top, left = step.start + row * step.jump, step.start + col * step.jump
     bottom, right = top + step.field - 1, left + step.field - 1
     return FieldBox(
-        stage, tuple(cell),
-        max(top, 0), max(left, 0), min(bottom, last), min(right, last),
-        top, left, bottom, right,
-    )  # fmt: skip
+        stage,
+        tuple(cell),
+        max(top, 0),
+        max(left, 0),
+        min(bottom, last),
+        min(right, last),
+        top,
+        left,
+        bottom,
+        right,
+    )
 
 
 __all__ = [

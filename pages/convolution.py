@@ -90,8 +90,13 @@ def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState
 
 # ----------------------------------------------------------------------------- the page
 
-SECTIONS = {"image": "1 · The image", "kernel": "2 · The kernel", "settings": "3 · How it slides",
-            "result": "5 · The result", "share": "Share this set-up"}  # fmt: skip
+SECTIONS = {
+    "image": "1 · The image",
+    "kernel": "2 · The kernel",
+    "settings": "3 · How it slides",
+    "result": "5 · The result",
+    "share": "Share this set-up",
+}
 
 widgets.use_app_navigation()
 state = pg.state()

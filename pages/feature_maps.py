@@ -15,9 +15,13 @@ from explorer.ui.inside_links import link_here
 from explorer.ui.network import NET
 from explorer.ui.network_input import current_input, network_input
 
-SECTIONS = {"input": "The input and the answer", "sees": "What the model sees",
-            "compare": "Side by side with another network", "detail": "One map up close",
-            "filters": "conv1's 32 filters"}  # fmt: skip
+SECTIONS = {
+    "input": "The input and the answer",
+    "sees": "What the model sees",
+    "compare": "Side by side with another network",
+    "detail": "One map up close",
+    "filters": "conv1's 32 filters",
+}
 
 widgets.use_app_navigation()
 show, ctx = net.network_page(
@@ -51,8 +55,9 @@ with right if input_shown else stages_place:
     if input_shown and revealed:
         st.markdown("**Probability of each class (softmax)**")
         probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
-        st.markdown(content.bars_html(view.top(probabilities), said.answer, ".1%"),
-                    unsafe_allow_html=True)  # fmt: skip
+        st.markdown(
+            content.bars_html(view.top(probabilities), said.answer, ".1%"), unsafe_allow_html=True
+        )
         k = int(acts.probabilities.argmax())
         link_here(f"Which pixels made it say {said.answer}?", "softmax", (k,), k)
         st.caption(
@@ -95,11 +100,14 @@ if show.shows("sees"):
 with stages_place if show.on else st.container():
     st.subheader("Every stage, every map")
     NET.choice(
-        st.radio, "scale", "Colours", horizontal=True,
+        st.radio,
+        "scale",
+        "Colours",
+        horizontal=True,
         help="Shared: the same colour means the same number in every map of a layer, so strong "
         "and weak maps can be compared. Each map on its own: every map uses its full colour "
         "range, which shows the shape of weak maps too.",
-    )  # fmt: skip
+    )
     per_map = NET.get().scale == "map"
     st.caption(
         "Blue–white–red for values that can be negative (white = 0); dark-to-yellow for ReLU and "

@@ -65,9 +65,13 @@ if show.shows("field"):
     st.subheader("2 · Which input pixels can reach it: the receptive field")
     box = receptive_field(stage, cell)
     pic, words = st.columns([1, 2], gap="large")
-    pic.image(content.field_png(inp.image, box), width="stretch", output_format="PNG",
-              alt=sections.field_alt(box),
-              caption=f"Outlined: the pixels {cell_name(stage, cell)} can see")  # fmt: skip
+    pic.image(
+        content.field_png(inp.image, box),
+        width="stretch",
+        output_format="PNG",
+        alt=sections.field_alt(box),
+        caption=f"Outlined: the pixels {cell_name(stage, cell)} can see",
+    )
     with words:
         sections.show_field_arithmetic(stage, box)
 
@@ -86,8 +90,11 @@ if show.shows("filter"):
     sections.show_gallery_top(keys, scores, channel, ctx.dataset)
     best = sections.maximised_input(ctx, channel, compute=False)
     slot = st.empty()  # the button, then the progress bar in its place
-    if best is None and slot.button(f"Optimise an input for conv3 map {channel}",
-                                    key="in_maximise", icon=":material/auto_awesome:"):  # fmt: skip
+    if best is None and slot.button(
+        f"Optimise an input for conv3 map {channel}",
+        key="in_maximise",
+        icon=":material/auto_awesome:",
+    ):
         bar = slot.progress(0.0, text="Optimising…")
         best = sections.maximised_input(
             ctx, channel, progress=lambda k, n: bar.progress(k / n, text=f"Step {k} of {n}")
@@ -96,7 +103,8 @@ if show.shows("filter"):
     if best is not None:
         sections.show_maximised(best, scores, channel)
 
-net.keep_address({**net.NET.get().to_query("session"), **view.INSIDE.get().to_query(),
-                  **show.query()})  # fmt: skip
+net.keep_address(
+    {**net.NET.get().to_query("session"), **view.INSIDE.get().to_query(), **show.query()}
+)
 net.link_note(net.NET.get())
 widgets.presenter_controls("inside", SECTIONS, show)

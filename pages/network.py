@@ -8,8 +8,12 @@ from explorer.architecture import layer_table, parameter_arithmetic, parameter_t
 from explorer.ui import network as net
 from explorer.ui import widgets
 
-SECTIONS = {"table": "Layer by layer", "parameters": "Where the parameters are",
-            "print": "The model, as PyTorch prints it", "dropout": "What dropout does"}  # fmt: skip
+SECTIONS = {
+    "table": "Layer by layer",
+    "parameters": "Where the parameters are",
+    "print": "The model, as PyTorch prints it",
+    "dropout": "What dropout does",
+}
 
 widgets.use_app_navigation()
 show, ctx = net.network_page(

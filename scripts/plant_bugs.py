@@ -225,8 +225,10 @@ def plant(bug: Bug) -> tuple[bool, float]:
     path = ROOT / bug.path
     source = path.read_text()
     if source.count(bug.original) != 1:
-        raise SystemExit(f"{bug.name}: the original text occurs {source.count(bug.original)}× "
-                         f"in {bug.path}; update the bug list")  # fmt: skip
+        raise SystemExit(
+            f"{bug.name}: the original text occurs {source.count(bug.original)}× "
+            f"in {bug.path}; update the bug list"
+        )
     path.write_text(source.replace(bug.original, bug.planted))
     t0 = time.perf_counter()
     try:

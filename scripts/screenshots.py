@@ -17,11 +17,13 @@ from scripts.chromium import launch_chromium
 from scripts.server import serve
 
 PRESENTER = [
-    ("convolution?present=1&hide=image,kernel,settings&k=laplacian_8&sample=ship",
-     "presenter_convolution"),
+    (
+        "convolution?present=1&hide=image,kernel,settings&k=laplacian_8&sample=ship",
+        "presenter_convolution",
+    ),
     ("feature_maps?present=1&hide=input,sees,compare,detail,filters", "presenter_feature_maps"),
     ("network?present=1&hide=table,parameters,print,dropout", "presenter_network"),
-]  # fmt: skip
+]
 PHONE = [("convolution", "phone_convolution"), ("feature_maps", "phone_feature_maps")]
 # True once Streamlit has finished the current run (the same check as the browser tests').
 SCRIPT_DONE = """() => {
@@ -70,8 +72,10 @@ def main(out: Path) -> None:
         # A projector: presenter mode at 1280×720, the lesson on the first screen.
         projector = browser.new_page(viewport={"width": 1280, "height": 720})
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-        for shot_page, path, name in [*((projector, p, n) for p, n in PRESENTER),
-                                      *((phone, p, n) for p, n in PHONE)]:  # fmt: skip
+        for shot_page, path, name in [
+            *((projector, p, n) for p, n in PRESENTER),
+            *((phone, p, n) for p, n in PHONE),
+        ]:
             shot_page.goto(f"{url}/{path}")
             shot_page.wait_for_function(SCRIPT_DONE, timeout=60_000)
             shot_page.wait_for_timeout(2000)

@@ -96,8 +96,11 @@ def test_integrated_gradients_nearly_add_up_to_the_score_change(model, x, found)
 
 
 def all_hooks(net: torch.nn.Module) -> list:
-    return [h for m in net.modules()
-            for h in (*m._forward_hooks, *m._forward_pre_hooks, *m._backward_hooks)]  # fmt: skip
+    return [
+        h
+        for m in net.modules()
+        for h in (*m._forward_hooks, *m._forward_pre_hooks, *m._backward_hooks)
+    ]
 
 
 def test_the_shared_model_is_never_touched(model, x) -> None:

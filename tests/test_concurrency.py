@@ -112,8 +112,10 @@ def test_uploads_checked_at_once_each_get_their_own_answer() -> None:
                 continue
             if data is not files[0]:
                 failures.append(f"thread {t}: a bad file was accepted")
-            elif not all(torch.equal(v, expected[name]) and v.device.type == "cpu"
-                         for name, v in state.items()):  # fmt: skip
+            elif not all(
+                torch.equal(v, expected[name]) and v.device.type == "cpu"
+                for name, v in state.items()
+            ):
                 failures.append(f"thread {t}: the good file loaded different tensors")
 
     assert _run_sessions(session, threads=6) == []

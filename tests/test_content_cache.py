@@ -33,9 +33,15 @@ def two() -> dict:
         builtin_context("simplecnn-mnist", CPU),
     )
     a, b = _input("cifar10", 0), _input("cifar10", 7)
-    return {"cifar": cifar, "mnist": mnist, "a": a, "b": b,
-            "acts_a": content.capture(cifar, a), "acts_b": content.capture(cifar, b),
-            "acts_mnist": content.capture(mnist, a)}  # fmt: skip
+    return {
+        "cifar": cifar,
+        "mnist": mnist,
+        "a": a,
+        "b": b,
+        "acts_a": content.capture(cifar, a),
+        "acts_b": content.capture(cifar, b),
+        "acts_mnist": content.capture(mnist, a),
+    }
 
 
 def differ(x: object, y: object) -> bool:

@@ -46,8 +46,12 @@ def uploads() -> dict[str, bytes]:
 
 
 # Each ends in ".png": the uploader itself refuses other endings before the page sees them.
-HOSTILE_NAMES = ["![x](http://evil.example/p) .png", "[Log in](http://evil.example) .png",
-                 "<script>alert(1)</script>.png", ":red[big] .png"]  # fmt: skip
+HOSTILE_NAMES = [
+    "![x](http://evil.example/p) .png",
+    "[Log in](http://evil.example) .png",
+    "<script>alert(1)</script>.png",
+    ":red[big] .png",
+]
 
 
 @pytest.mark.parametrize("name", list(uploads()))

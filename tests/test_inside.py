@@ -284,8 +284,7 @@ def test_pool_trace_is_max_pool_window_by_window(cifar) -> None:
     _, _, acts = cifar
     source = acts.stages["relu1"][5]
     trace = pool_trace(source)
-    pooled, indices = F.max_pool2d(torch.from_numpy(source.copy())[None], 2, 2,
-                                   return_indices=True)  # fmt: skip
+    pooled, indices = F.max_pool2d(torch.from_numpy(source.copy())[None], 2, 2, return_indices=True)
     np.testing.assert_array_equal(trace.output, pooled[0].numpy())
     assert trace.steps == 256 and trace.position(17) == (1, 1)
     for step in (0, 17, 255):

@@ -152,8 +152,14 @@ def test_bad_values_keep_the_current_one_and_say_so(params: dict, words: str) ->
 
 
 def test_choose_refuses_what_a_browser_could_forge() -> None:
-    for name, value in [("weights", "x"), ("map", 128), ("map", -1), ("map", True),
-                        ("image", MNIST_IMAGE), ("layer", "fc1")]:  # fmt: skip
+    for name, value in [
+        ("weights", "x"),
+        ("map", 128),
+        ("map", -1),
+        ("map", True),
+        ("image", MNIST_IMAGE),
+        ("layer", "fc1"),
+    ]:
         with pytest.raises(ValueError):
             NetworkState().choose(name, value)
 

@@ -311,8 +311,9 @@ def test_a_failed_gpu_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         content.capture.clear()
     assert not at.exception
-    assert any("The GPU failed" in shown(w.value) and "out of memory" in shown(w.value)
-               for w in at.warning)  # fmt: skip
+    assert any(
+        "The GPU failed" in shown(w.value) and "out of memory" in shown(w.value) for w in at.warning
+    )
 
 
 def test_weights_with_another_head_do_not_judge_by_label_names(at: AppTest) -> None:

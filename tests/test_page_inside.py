@@ -175,8 +175,10 @@ def test_the_attributions_explain_the_chosen_class(at, reference_model) -> None:
 def test_the_gallery_images_that_excite_a_conv3_map_most(at, reference_model) -> None:
     at.number_input(key="in_channel").set_value(40).run()
     assert not at.exception
-    peaks = {item.key: reference_stages(reference_model, item.key)["conv3"][40].max()
-             for item in gallery("cifar10")}  # fmt: skip
+    peaks = {
+        item.key: reference_stages(reference_model, item.key)["conv3"][40].max()
+        for item in gallery("cifar10")
+    }
     best = sorted(peaks.values(), reverse=True)[:5]
     found = [re.search(r": (-?[\d.]+) at \(", c) for c in captions(at)]
     assert [float(f.group(1)) for f in found if f] == pytest.approx(best, abs=6e-5)
@@ -220,8 +222,9 @@ def test_a_link_names_the_image_and_the_class(reference_model) -> None:
     assert at.selectbox(key="in_target").value == 2  # the link's class, not the answer
     stage, cell, value = headline(at)
     assert (stage, cell) == ("softmax", (8,))
-    assert value == pytest.approx(float(reference_stages(reference_model, ship)["softmax"][8]),
-                                  abs=6e-5)  # fmt: skip
+    assert value == pytest.approx(
+        float(reference_stages(reference_model, ship)["softmax"][8]), abs=6e-5
+    )
 
 
 def test_a_new_image_explains_its_own_answer(at, reference_model) -> None:
@@ -234,8 +237,9 @@ def test_a_new_image_explains_its_own_answer(at, reference_model) -> None:
 
 def test_a_link_with_nonsense_is_ignored() -> None:
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT)
-    at.query_params.update(stage="<b>evil</b>", cell="abc,²,-3", img="../../etc/passwd",
-                           channel="①", **{"class": "x"})  # fmt: skip
+    at.query_params.update(
+        stage="<b>evil</b>", cell="abc,²,-3", img="../../etc/passwd", channel="①", **{"class": "x"}
+    )
     at.run()
     assert not at.exception
     stage, cell, _ = headline(at)

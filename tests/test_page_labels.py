@@ -68,8 +68,11 @@ def test_the_weights_labels_name_the_weights_that_run(choice) -> None:
 def test_the_stage_labels_explain_the_stage_they_name() -> None:
     at = AppTest.from_file("../pages/inside.py", default_timeout=TIMEOUT).run()
     labels = INSIDE_CHOICES["stage"].labels
-    for words in ("conv3 — 128 filters of 3×3×64", "fc1 — fully connected, 2048 → 512",
-                  "pool1 — max-pool 2×2 → 16×16"):  # fmt: skip
+    for words in (
+        "conv3 — 128 filters of 3×3×64",
+        "fc1 — fully connected, 2048 → 512",
+        "pool1 — max-pool 2×2 → 16×16",
+    ):
         at.selectbox(key="in_stage").set_value(value_of(labels, words)).run()
         assert not at.exception
         name = words.split(" ")[0]

@@ -76,8 +76,7 @@ def test_the_weights_survive_a_page_switch() -> None:
 
 
 def test_a_shared_inside_link_with_mnist_explains_the_mnist_number() -> None:
-    at = app("pages/inside.py", w="simplecnn-mnist", img=DIGIT.key, stage="conv3",
-             cell="12,4,4")  # fmt: skip
+    at = app("pages/inside.py", w="simplecnn-mnist", img=DIGIT.key, stage="conv3", cell="12,4,4")
     assert not at.exception and link_warnings(at) == []
     name, value = headline_value(at)
     expected = reference("simplecnn-mnist", DIGIT.key, "conv3")[12, 4, 4]

@@ -97,8 +97,12 @@ def test_a_link_opens_the_chosen_weights_in_presenter_mode_with_sections_hidden(
     assert "Where the parameters are" in subheaders  # its numbers need the hidden table's total
     # The session's input travels too: following the link on to Feature maps keeps the digit.
     first_digit = gallery("mnist")[0].key
-    assert dict(at.query_params) == {"w": "simplecnn-mnist", "img": first_digit, "present": "1",
-                                     "hide": "print,table"}  # fmt: skip
+    assert dict(at.query_params) == {
+        "w": "simplecnn-mnist",
+        "img": first_digit,
+        "present": "1",
+        "hide": "print,table",
+    }
 
 
 def test_a_bad_weights_value_in_a_link_is_ignored_with_a_sentence() -> None:

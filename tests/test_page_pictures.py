@@ -74,8 +74,11 @@ def images(at: AppTest) -> list:
 
 def picture(at: AppTest, media: dict[str, bytes], *, caption: str = "", alt: str = "") -> tuple:
     """(url, H×W×3 pixels) of the image whose caption (or alt text) starts with the words."""
-    found = [i for i in images(at) if (caption and i.caption.startswith(caption))
-             or (alt and i.alt.startswith(alt))]  # fmt: skip
+    found = [
+        i
+        for i in images(at)
+        if (caption and i.caption.startswith(caption)) or (alt and i.alt.startswith(alt))
+    ]
     assert len(found) == 1, (caption, alt, [i.caption or i.alt for i in images(at)])
     return found[0].url, decode(media[found[0].url])
 
@@ -185,8 +188,11 @@ def legends(at: AppTest) -> list[tuple[float, float]]:
     """(low, high) printed under each stage's colour bar, in the page's order."""
     out = []
     for c in at.caption:
-        found = re.fullmatch(r"(?:blue|dark) (-?[\d.e+-]+) · (?:white 0 · red|yellow) "
-                             r"(-?[\d.e+-]+)", c.value)  # fmt: skip
+        found = re.fullmatch(
+            r"(?:blue|dark) (-?[\d.e+-]+) · (?:white 0 · red|yellow) "
+            r"(-?[\d.e+-]+)",
+            c.value,
+        )
         if found:
             out.append((float(found.group(1)), float(found.group(2))))
     return out
@@ -281,8 +287,9 @@ def test_the_grad_cam_picture_is_grad_cam_by_hand_in_its_legends_colours(media, 
 # ---------------------------------------------------------- Inside: the written arithmetic
 
 
-@pytest.mark.parametrize(("stage", "cell"), [("conv1", (3, 4, 4)), ("conv2", (0, 4, 4)),
-                                             ("conv3", (7, 2, 5))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("stage", "cell"), [("conv1", (3, 4, 4)), ("conv2", (0, 4, 4)), ("conv3", (7, 2, 5))]
+)
 def test_a_convolutions_rows_add_up_to_the_total_it_shows(model, stage, cell) -> None:
     """Each channel's sum is PyTorch's (that channel's 3×3 slice of the filter on its
     window), the bias is the filter's, the rest is the other channels', and the rows add up
@@ -294,9 +301,20 @@ def test_a_convolutions_rows_add_up_to_the_total_it_shows(model, stage, cell) ->
     conv = getattr(model, stage)
     source = s[{"conv1": "input", "conv2": "pool1", "conv3": "pool2"}[stage]]
     with torch.no_grad():  # one input channel at a time: channel i's share of the sum
-        each = torch.stack([F.conv2d(torch.from_numpy(source[i])[None, None].float(),
-                                     conv.weight[m : m + 1, i : i + 1], padding=1)[0, 0, r, c]
-                            for i in range(len(source))]).double().numpy()  # fmt: skip
+        each = (
+            torch.stack(
+                [
+                    F.conv2d(
+                        torch.from_numpy(source[i])[None, None].float(),
+                        conv.weight[m : m + 1, i : i + 1],
+                        padding=1,
+                    )[0, 0, r, c]
+                    for i in range(len(source))
+                ]
+            )
+            .double()
+            .numpy()
+        )
     bias = float(conv.bias[m].detach())
     rows = table(at, "| one sum per input channel | value |")
     *parts, total_row = rows
@@ -330,8 +348,12 @@ def test_a_fully_connected_units_rows_add_up_to_the_total_it_shows(model) -> Non
     assert total[0] == "**= fc1[7]**" and number(total[3]) == pytest.approx(s["fc1"][7], abs=6e-5)
     shown = []
     for label, value, weight, product in listed:
-        k, ch, i, j = (int(v) for v in re.fullmatch(
-            r"flatten\[(\d+)\] = pool3\[(\d+), (\d+), (\d+)\]", label).groups())  # fmt: skip
+        k, ch, i, j = (
+            int(v)
+            for v in re.fullmatch(
+                r"flatten\[(\d+)\] = pool3\[(\d+), (\d+), (\d+)\]", label
+            ).groups()
+        )
         assert k == (ch * 4 + i) * 4 + j  # channel-major, 4×4 maps
         assert number(value) == pytest.approx(s["pool3"][ch, i, j], abs=6e-5)
         assert number(value) == pytest.approx(s["flatten"][k], abs=6e-5)
@@ -483,8 +505,7 @@ def test_the_enlarged_map_after_a_layer_switch_and_two_clicks(model) -> None:
     at = feature_maps()
     s = stages(model, at.selectbox(key="net_image").value)
     at.selectbox(key="net_layer").set_value("conv3").run()
-    for layer, where, index in (("conv3", (2, 1), 17), ("conv3", (5, 0), 40),
-                                ("relu3", None, 40)):  # fmt: skip
+    for layer, where, index in (("conv3", (2, 1), 17), ("conv3", (5, 0), 40), ("relu3", None, 40)):
         if where is None:
             at.selectbox(key="net_layer").set_value(layer).run()
         else:
@@ -504,8 +525,9 @@ def test_the_enlarged_map_after_a_layer_switch_and_two_clicks(model) -> None:
         low, high = (-bound, bound) if layer == "conv3" else (0.0, s["relu3"].max())
         cmap = "diverging" if layer == "conv3" else "viridis"
         bar = render.colourise(np.linspace(0, 1, 256)[None], cmap, 0.0, 1.0)[0].astype(np.int64)
-        np.testing.assert_allclose(read_back(cells, bar, low, high), s[layer][index],
-                                   atol=0.006 * (high - low))  # fmt: skip
+        np.testing.assert_allclose(
+            read_back(cells, bar, low, high), s[layer][index], atol=0.006 * (high - low)
+        )
 
 
 # --------------------------------------------- bugs these tests found (fixed since)

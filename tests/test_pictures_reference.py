@@ -158,9 +158,17 @@ def test_the_overlays_colours_follow_their_legends(model, airplane) -> None:
 #   conv3 (3, 1, 1): r = 10 + 2·4 = 18, j = 4, a = −3 − 4 = −7    relu3: the same
 #   pool3 (2, 2, 0): r = 18 + 1·4 = 22, j = 8, a = −7
 # Row i sees input rows a + i·j … a + i·j + r − 1, cut to 0…31 (the same for columns).
-FIELD = {"conv1": (3, 1, -1), "relu1": (3, 1, -1), "pool1": (4, 2, -1),
-         "conv2": (8, 2, -3), "relu2": (8, 2, -3), "pool2": (10, 4, -3),
-         "conv3": (18, 4, -7), "relu3": (18, 4, -7), "pool3": (22, 8, -7)}  # fmt: skip
+FIELD = {
+    "conv1": (3, 1, -1),
+    "relu1": (3, 1, -1),
+    "pool1": (4, 2, -1),
+    "conv2": (8, 2, -3),
+    "relu2": (8, 2, -3),
+    "pool2": (10, 4, -3),
+    "conv3": (18, 4, -7),
+    "relu3": (18, 4, -7),
+    "pool3": (22, 8, -7),
+}
 
 
 def field_by_hand(stage: str, row: int, col: int) -> tuple[int, int, int, int]:
@@ -178,20 +186,34 @@ def outlined_by_hand(image: np.ndarray, top: int, left: int, bottom: int, right:
     out = np.rint(big * 0.35 + 25.5)
     t, lft, b, r = 8 * top, 8 * left, 8 * (bottom + 1), 8 * (right + 1)  # [t, b) × [lft, r)
     out[t:b, lft:r] = big[t:b, lft:r]
-    for rows, cols in (((t, t + 3), (lft, r)), ((b - 3, b), (lft, r)),
-                       ((t, b), (lft, lft + 3)), ((t, b), (r - 3, r))):  # fmt: skip
+    for rows, cols in (
+        ((t, t + 3), (lft, r)),
+        ((b - 3, b), (lft, r)),
+        ((t, b), (lft, lft + 3)),
+        ((t, b), (r - 3, r)),
+    ):
         out[slice(*rows), slice(*cols)] = DARK_LINE
-    for rows, cols in (((t, t + 2), (lft, r)), ((b - 2, b), (lft, r)),
-                       ((t, b), (lft, lft + 2)), ((t, b), (r - 2, r))):  # fmt: skip
+    for rows, cols in (
+        ((t, t + 2), (lft, r)),
+        ((b - 2, b), (lft, r)),
+        ((t, b), (lft, lft + 2)),
+        ((t, b), (r - 2, r)),
+    ):
         out[slice(*rows), slice(*cols)] = YELLOW
     return out.astype(np.int64)
 
 
 @pytest.mark.parametrize(
     ("stage", "cell"),
-    [("conv2", (0, 4, 4)), ("conv3", (5, 2, 5)), ("conv3", (0, 0, 0)), ("pool1", (3, 15, 0)),
-     ("conv1", (0, 31, 7)), ("pool3", (9, 3, 1))],
-)  # fmt: skip
+    [
+        ("conv2", (0, 4, 4)),
+        ("conv3", (5, 2, 5)),
+        ("conv3", (0, 0, 0)),
+        ("pool1", (3, 15, 0)),
+        ("conv1", (0, 31, 7)),
+        ("pool3", (9, 3, 1)),
+    ],
+)
 def test_the_field_picture_outlines_the_field_computed_by_hand(airplane, stage, cell) -> None:
     _, row, col = cell
     box = field_by_hand(stage, row, col)
@@ -205,8 +227,10 @@ def test_the_field_picture_outlines_the_field_computed_by_hand(airplane, stage, 
 
 
 def test_a_legend_bar_runs_from_the_lowest_colour_on_the_left_to_the_highest_on_the_right():
-    for cmap, (left, right) in {"diverging": (BLUE_END, RED_END),
-                                "viridis": (DARK_END, YELLOW_END)}.items():  # fmt: skip
+    for cmap, (left, right) in {
+        "diverging": (BLUE_END, RED_END),
+        "viridis": (DARK_END, YELLOW_END),
+    }.items():
         bar = decode(render.colour_bar_png(cmap))
         assert bar.shape == (14, 256, 3)
         assert (bar[:, 0] == left).all() and (bar[:, -1] == right).all(), cmap
@@ -254,8 +278,9 @@ def test_a_montage_puts_map_k_at_row_k_div_cols_column_k_mod_cols(maps, cols) ->
     assert montage.shape == (rows * size + (rows - 1) * gap, cols * size + (cols - 1) * gap, 3)
     for k in range(maps):
         r, c = divmod(k, cols)
-        tile = montage[r * (size + gap) : r * (size + gap) + size,
-                       c * (size + gap) : c * (size + gap) + size]  # fmt: skip
+        tile = montage[
+            r * (size + gap) : r * (size + gap) + size, c * (size + gap) : c * (size + gap) + size
+        ]
         cells = tile[4::8, 4::8]  # one pixel per 8×8 square
         assert (cells[k % 4, (k // 4) % 4] == RED_END).all(), k  # +max: the red end
         others = np.ones((4, 4), bool)

@@ -12,10 +12,19 @@ from explorer.kernels import KERNELS, parse_kernel
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1.0, "1"), (-2.0, "-2"), (0.5, "0.5"), (0.125, "1/8"), (1 / 9, "1/9"), (3 / 16, "3/16"),
-     (0.1, "0.1"), (1e-3, "0.001"), (0.123456789, "0.123456789"),
-     (float(np.float32(0.1)), "0.10000000149011612")],
-)  # fmt: skip
+    [
+        (1.0, "1"),
+        (-2.0, "-2"),
+        (0.5, "0.5"),
+        (0.125, "1/8"),
+        (1 / 9, "1/9"),
+        (3 / 16, "3/16"),
+        (0.1, "0.1"),
+        (1e-3, "0.001"),
+        (0.123456789, "0.123456789"),
+        (float(np.float32(0.1)), "0.10000000149011612"),
+    ],
+)
 def test_format_weight_is_readable_and_exact(value: float, text: str) -> None:
     assert share.format_weight(value) == text
     assert parse_kernel([[text]])[0, 0] == value
@@ -46,10 +55,13 @@ def test_per_channel_csv_has_one_row_per_pixel() -> None:
     [
         ("http://localhost:8501/", "http://localhost:8501/convolution?k=emboss"),
         ("http://localhost:8501/network", "http://localhost:8501/convolution?k=emboss"),
-        ("https://example.org/apps/cnn/convolution", "https://example.org/apps/cnn/convolution?k=emboss"),
+        (
+            "https://example.org/apps/cnn/convolution",
+            "https://example.org/apps/cnn/convolution?k=emboss",
+        ),
         (None, "?k=emboss"),
     ],
-)  # fmt: skip
+)
 def test_link(url: str | None, expected: str) -> None:
     assert share.link(url, {"k": "emboss"}) == expected
 

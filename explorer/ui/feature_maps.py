@@ -52,10 +52,15 @@ def show_stage(
     st.caption(stage_explanation(stage.explanation, trained))
     if arr.ndim == 3:
         st.download_button(
-            "Maps as PNG", lambda: content.montage_png(acts, name, per_map),
-            file_name=f"{name}_maps.png", mime="image/png", on_click="ignore", type="tertiary",
-            icon=":material/download:", key=f"fm_dl_{name}",
-        )  # fmt: skip
+            "Maps as PNG",
+            lambda: content.montage_png(acts, name, per_map),
+            file_name=f"{name}_maps.png",
+            mime="image/png",
+            on_click="ignore",
+            type="tertiary",
+            icon=":material/download:",
+            key=f"fm_dl_{name}",
+        )
 
 
 def every_stage(acts: Activations, per_map: bool, trained: bool) -> None:
@@ -87,8 +92,9 @@ def show_map_detail(ctx: NetworkContext, acts: Activations, per_map: bool) -> No
     layer = state.layer
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(content.map_figure(acts, layer, index, per_map), width="stretch",
-                        key="fm_heatmap")  # fmt: skip
+        st.plotly_chart(
+            content.map_figure(acts, layer, index, per_map), width="stretch", key="fm_heatmap"
+        )
         stats = map_statistics(arr[index])
         st.markdown(
             f"min **{stats['min']:.4g}** · max **{stats['max']:.4g}** · mean "
@@ -120,8 +126,12 @@ def show_filter(ctx: NetworkContext, conv: str, layer: str, index: int) -> None:
             column.markdown(widgets.grid_html(kernel, "diverging", 40), unsafe_allow_html=True)
         return
     grid, bound = content.filter_grid_png(ctx, conv, index)
-    st.image(grid, width="stretch", output_format="PNG",
-             alt=f"{conv} filter {index}: its {w.shape[0]} slices of 3×3 as colours")  # fmt: skip
+    st.image(
+        grid,
+        width="stretch",
+        output_format="PNG",
+        alt=f"{conv} filter {index}: its {w.shape[0]} slices of 3×3 as colours",
+    )
     st.caption(
         f"One 3×3 square per input channel (channel 0 top left, 8 a row); "
         f"blue −{bound:.3g} · white 0 · red {bound:.3g}"
@@ -133,19 +143,22 @@ def show_filter(ctx: NetworkContext, conv: str, layer: str, index: int) -> None:
         st.dataframe(numbers.round(4), width="stretch")
 
 
-def compare_networks(ctx: NetworkContext, inp: ModelInput, acts: Activations, per_map: bool,
-                     revealed: bool) -> None:  # fmt: skip
+def compare_networks(
+    ctx: NetworkContext, inp: ModelInput, acts: Activations, per_map: bool, revealed: bool
+) -> None:
     """The same input through a second built-in network, stage by stage, beside this one.
     Its answer is kept back while the student is still guessing."""
     others = {c.key: c.label for c in builtin_weights() if c.key != ctx.weights_id}
     if ss.get("fm_compare") not in (None, *others):
         ss["fm_compare"] = None
     other = st.selectbox(
-        "Compare with", [None, *others], key="fm_compare",
+        "Compare with",
+        [None, *others],
+        key="fm_compare",
         format_func=lambda k: "— no comparison —" if k is None else others[k],
         help="The same 32×32 input through other weights: trained against untrained, or "
         "CIFAR-10 against MNIST. Each network normalises the input its own way.",
-    )  # fmt: skip
+    )
     if other is None:
         return
     ctx2 = builtin_context(other, ctx.device)
@@ -174,8 +187,13 @@ def playground_sender(ctx: NetworkContext) -> None:
     """Choose a conv1 filter and a channel; the button opens it in the playground."""
     c1, c2 = st.columns(2)
     index = int(c1.number_input("conv1 filter", 0, 31, key="fm_pg_filter"))
-    channel = c2.radio("Channel", ["R", "G", "B", "sum"], key="fm_pg_channel", horizontal=True,
-                       format_func=lambda c: "R+G+B" if c == "sum" else c)  # fmt: skip
+    channel = c2.radio(
+        "Channel",
+        ["R", "G", "B", "sum"],
+        key="fm_pg_channel",
+        horizontal=True,
+        format_func=lambda c: "R+G+B" if c == "sum" else c,
+    )
     if not 0 <= index <= 31 or channel not in ("R", "G", "B", "sum"):
         return
     kernel = playground_kernel(ctx.cpu_model, index, channel)
@@ -214,8 +232,9 @@ def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str) -> bool:
         if len(ctx.classes) <= 12:
             st.pills("Your guess", list(ctx.classes), key=pick_key, on_change=guessed)
         else:
-            st.selectbox("Your guess", list(ctx.classes), index=None, key=pick_key,
-                         on_change=guessed)  # fmt: skip
+            st.selectbox(
+                "Your guess", list(ctx.classes), index=None, key=pick_key, on_change=guessed
+            )
         st.info("Pick the class you think the network will choose: its answer appears then.")
         return False
     right, asked = ss.get("fm_guess_score", (0, 0))

@@ -45,8 +45,13 @@ def pick_cell(acts: Activations, classes: tuple[str, ...]) -> tuple[str, tuple[i
             if ss.get("in_unit") in range(shape[0]):
                 INSIDE.put(INSIDE.get().choose("unit", ss["in_unit"]))
 
-        st.selectbox("Class", range(shape[0]), key="in_unit", on_change=chose,
-                     format_func=lambda k: f"{k}: {classes[k]}")  # fmt: skip
+        st.selectbox(
+            "Class",
+            range(shape[0]),
+            key="in_unit",
+            on_change=chose,
+            format_func=lambda k: f"{k}: {classes[k]}",
+        )
     else:
         INSIDE.number("unit", f"Position (0–{shape[0] - 1})", 0, shape[0] - 1)
     state = INSIDE.get()
@@ -64,8 +69,11 @@ def as_table(values: np.ndarray, stage: str, classes: tuple[str, ...]) -> pd.Dat
     padded = np.full(rows * VECTOR_COLUMNS, np.nan)
     padded[: len(values)] = values
     grid = padded.reshape(rows, VECTOR_COLUMNS)
-    return pd.DataFrame(grid, columns=[f"+{c}" for c in range(VECTOR_COLUMNS)],
-                        index=[str(r * VECTOR_COLUMNS) for r in range(rows)])  # fmt: skip
+    return pd.DataFrame(
+        grid,
+        columns=[f"+{c}" for c in range(VECTOR_COLUMNS)],
+        index=[str(r * VECTOR_COLUMNS) for r in range(rows)],
+    )
 
 
 def clicked(
@@ -98,11 +106,16 @@ def clickable_numbers(
     kind = STAGE_BY_NAME[shown_as(stage)].kind
     cmap: render.ColourMap = "diverging" if kind == "signed" else "viridis"
     colours = render.colourise(table.to_numpy(), cmap)
-    css = [[f"background-color: rgb({r},{g},{b}); color: {render.ink(r, g, b)}"
-            for r, g, b in row] for row in colours]  # fmt: skip
+    css = [
+        [f"background-color: rgb({r},{g},{b}); color: {render.ink(r, g, b)}" for r, g, b in row]
+        for row in colours
+    ]
     styled = table.style.apply(lambda _: np.array(css), axis=None).format(fmt, na_rep="")
-    what = (f"The numbers of map {cell[0]} of {stage}" if arr.ndim == 3
-            else f"The {len(arr):,} numbers of {stage}")  # fmt: skip
+    what = (
+        f"The numbers of map {cell[0]} of {stage}"
+        if arr.ndim == 3
+        else f"The {len(arr):,} numbers of {stage}"
+    )
     st.caption(f"{what}, from this image. **Click a number** to explain it.")
 
     def on_click() -> None:
@@ -110,8 +123,13 @@ def clickable_numbers(
         if new is not None:
             INSIDE.put(new)
 
-    st.dataframe(styled, key="in_table", on_select=on_click, selection_mode="single-cell",
-                 height=min(38 + 35 * len(table), 320))  # fmt: skip
+    st.dataframe(
+        styled,
+        key="in_table",
+        on_select=on_click,
+        selection_mode="single-cell",
+        height=min(38 + 35 * len(table), 320),
+    )
 
 
 def pick_class(ctx: NetworkContext, inp: ModelInput, acts: Activations) -> int:
@@ -134,9 +152,12 @@ def pick_class(ctx: NetworkContext, inp: ModelInput, acts: Activations) -> int:
             INSIDE.put(INSIDE.get().choose("target", ss["in_target"]))
 
     return st.selectbox(
-        "Explain the score of", range(len(classes)), key="in_target", on_change=chose,
+        "Explain the score of",
+        range(len(classes)),
+        key="in_target",
+        on_change=chose,
         format_func=lambda k: classes[k] + (" (the network's answer)" if k == predicted else ""),
-    )  # fmt: skip
+    )
 
 
 def pool_stepper(acts: Activations, stage: str, channel: int, row: int, col: int) -> None:
@@ -150,12 +171,24 @@ def pool_stepper(acts: Activations, stage: str, channel: int, row: int, col: int
         ss[key] = row * trace.output.shape[1] + col + 1
     step_now = ss.get(key)
     ss[key] = min(max(int(step_now), 1), trace.steps) if isinstance(step_now, int) else 1
-    step = st.slider("Window", 1, trace.steps, key=key,
-                     help="Drag, or click the handle and use the arrow keys.") - 1  # fmt: skip
+    step = (
+        st.slider(
+            "Window",
+            1,
+            trace.steps,
+            key=key,
+            help="Drag, or click the handle and use the arrow keys.",
+        )
+        - 1
+    )
     i, j = trace.position(step)
     best = trace.windows[step].max()
-    st.caption(f"Window {step + 1} of {trace.steps}: rows {2 * i}–{2 * i + 1}, columns "
-               f"{2 * j}–{2 * j + 1} → {stage}[{channel}, {i}, {j}] = {fmt(best)} (orange: "
-               "the winner).")  # fmt: skip
-    st.markdown(pics.pool_step_html(trace, step, f"{source} map {channel}",
-                                    f"{stage} map {channel}"), unsafe_allow_html=True)  # fmt: skip
+    st.caption(
+        f"Window {step + 1} of {trace.steps}: rows {2 * i}–{2 * i + 1}, columns "
+        f"{2 * j}–{2 * j + 1} → {stage}[{channel}, {i}, {j}] = {fmt(best)} (orange: "
+        "the winner)."
+    )
+    st.markdown(
+        pics.pool_step_html(trace, step, f"{source} map {channel}", f"{stage} map {channel}"),
+        unsafe_allow_html=True,
+    )

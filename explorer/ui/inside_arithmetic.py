@@ -45,8 +45,11 @@ def agreement(how: CellRecord) -> str:
         return f"PyTorch's value in this forward pass: **{captured}** — {same}: nothing is added."
     verdict = "equal to float32 precision" if how.agrees else "**not** equal to float32 precision"
     terms = getattr(how, "terms", 0)
-    steps = ("exp, the sum and the division" if isinstance(how, SoftmaxCell)
-             else f"the {terms:,} additions")  # fmt: skip
+    steps = (
+        "exp, the sum and the division"
+        if isinstance(how, SoftmaxCell)
+        else f"the {terms:,} additions"
+    )
     order = "" if isinstance(how, SoftmaxCell) else ", adding in another order"
     return (
         f"In float64 this is **{how.value:.10g}**; PyTorch computed **{captured}** in float32"
@@ -74,18 +77,30 @@ def show_conv(how: ConvCell) -> None:
     lo_p = float(np.abs(how.products).max()) or 1.0
     for i in how.shown:
         label = channel_label(how, i)
-        html = pics.equation_html([
-            pics.captioned_html(label, pics.number_grid_html(
-                how.window[i], "diverging", 36, lo=-lo_w, hi=lo_w, blank=~how.inside)),
-            pics.operator_html("×"),
-            pics.captioned_html(f"weights, slice {i}", pics.number_grid_html(
-                how.weights[i], "diverging", 36, lo=-lo_k, hi=lo_k)),
-            pics.operator_html("="),
-            pics.captioned_html("products", pics.number_grid_html(
-                how.products[i], "diverging", 36, lo=-lo_p, hi=lo_p, blank=~how.inside)),
-            pics.operator_html("→"),
-            f"<b>sum {fmt(how.channel_sums[i])}</b>",
-        ])  # fmt: skip
+        html = pics.equation_html(
+            [
+                pics.captioned_html(
+                    label,
+                    pics.number_grid_html(
+                        how.window[i], "diverging", 36, lo=-lo_w, hi=lo_w, blank=~how.inside
+                    ),
+                ),
+                pics.operator_html("×"),
+                pics.captioned_html(
+                    f"weights, slice {i}",
+                    pics.number_grid_html(how.weights[i], "diverging", 36, lo=-lo_k, hi=lo_k),
+                ),
+                pics.operator_html("="),
+                pics.captioned_html(
+                    "products",
+                    pics.number_grid_html(
+                        how.products[i], "diverging", 36, lo=-lo_p, hi=lo_p, blank=~how.inside
+                    ),
+                ),
+                pics.operator_html("→"),
+                f"<b>sum {fmt(how.channel_sums[i])}</b>",
+            ]
+        )
         st.markdown(html, unsafe_allow_html=True)
     if not how.inside.all():
         st.caption("Grey cells hang over the edge of the map: padding, which counts as 0.")
@@ -93,8 +108,10 @@ def show_conv(how: ConvCell) -> None:
     others = n - len(how.shown)
     if others:
         rows.append(f"| the other {others} channels, summed | {fmt(how.rest)} |")
-    rows += [f"| bias of filter {c} | {fmt(how.bias)} |",
-             f"| **= {cell_name(how.stage, how.cell)}** | **{fmt(how.value)}** |"]  # fmt: skip
+    rows += [
+        f"| bias of filter {c} | {fmt(how.bias)} |",
+        f"| **= {cell_name(how.stage, how.cell)}** | **{fmt(how.value)}** |",
+    ]
     st.markdown("| one sum per input channel | value |\n|---|---:|\n" + "\n".join(rows))
     if others:
         st.caption(
@@ -123,9 +140,11 @@ def show_linear(how: LinearCell, classes: tuple[str, ...]) -> None:
         for k, v, w, p in zip(how.shown, how.inputs, how.weights, how.products, strict=True)
     ]
     others = how.fan_in - len(how.shown)
-    rows += [f"| the other {others:,} products, summed | | | {fmt(how.rest)} |",
-             f"| bias | | | {fmt(how.bias)} |",
-             f"| **= {cell_name(how.stage, how.cell)}** | | | **{fmt(how.value)}** |"]  # fmt: skip
+    rows += [
+        f"| the other {others:,} products, summed | | | {fmt(how.rest)} |",
+        f"| bias | | | {fmt(how.bias)} |",
+        f"| **= {cell_name(how.stage, how.cell)}** | | | **{fmt(how.value)}** |",
+    ]
     st.markdown(
         "| input | value | × weight | = product |\n|---|---:|---:|---:|\n" + "\n".join(rows)
     )
@@ -153,8 +172,10 @@ def show_softmax(how: SoftmaxCell, classes: tuple[str, ...]) -> None:
         rows.append(f"| {bold}{j}: {classes[j]}{bold} | {fmt(z)} | {e:.6g} | {bold}{p:.6f}{bold} |")
     others = sorted(set(range(len(classes))) - set(listed))
     if others:
-        rows.append(f"| the other {len(others):,} classes | | {how.exps[others].sum():.6g} | "
-                    f"{how.probabilities[others].sum():.6f} |")  # fmt: skip
+        rows.append(
+            f"| the other {len(others):,} classes | | {how.exps[others].sum():.6g} | "
+            f"{how.probabilities[others].sum():.6f} |"
+        )
     rows.append(f"| **sum** | | **{how.total:.6g}** | {how.probabilities.sum():.6f} |")
     st.markdown(
         "| class | score (fc2) | exp(score − largest) | exp ÷ sum = probability |\n"
@@ -178,8 +199,10 @@ def show_arithmetic(how: CellRecord, classes: tuple[str, ...]) -> None:
         st.caption("ReLU keeps a positive number and replaces a negative one by 0.")
     elif isinstance(how, DropoutCell):
         st.markdown(f"**{name} = relu4[{how.cell[0]}] = {fmt(how.value)}**")
-        st.caption("In evaluation mode dropout passes every number through unchanged (while "
-                   "training it zeroes half of them at random and doubles the rest).")  # fmt: skip
+        st.caption(
+            "In evaluation mode dropout passes every number through unchanged (while "
+            "training it zeroes half of them at random and doubles the rest)."
+        )
     elif isinstance(how, PoolCell):
         show_pool(how)
     elif isinstance(how, FlattenCell):
@@ -203,17 +226,28 @@ def show_arithmetic(how: CellRecord, classes: tuple[str, ...]) -> None:
 def show_pool(how: PoolCell) -> None:
     c, r, col = how.cell
     where = ("top", "bottom")[how.winner[0]] + " " + ("left", "right")[how.winner[1]]
-    tie = (f" ({how.ties} of the four are equal; the first, in reading order, is the one "
-           "PyTorch reports)") if how.ties > 1 else ""  # fmt: skip
+    tie = (
+        (
+            f" ({how.ties} of the four are equal; the first, in reading order, is the one "
+            "PyTorch reports)"
+        )
+        if how.ties > 1
+        else ""
+    )
     st.markdown(
         f"**{cell_name(how.stage, how.cell)} = {fmt(how.value)}**: the largest of the 2×2 window "
         f"of {how.source} map {c}, rows {2 * r}–{2 * r + 1}, columns {2 * col}–{2 * col + 1}. It "
         f"won at the window's {where}, {how.source}[{c}, {how.source_cell[0]}, "
         f"{how.source_cell[1]}]{tie}."
     )
-    grid = pics.number_grid_html(how.window, "viridis", 56, lo=0.0,
-                                 hi=max(float(how.window.max()), 1e-12),
-                                 marks={how.winner: pics.WINNER})  # fmt: skip
+    grid = pics.number_grid_html(
+        how.window,
+        "viridis",
+        56,
+        lo=0.0,
+        hi=max(float(how.window.max()), 1e-12),
+        marks={how.winner: pics.WINNER},
+    )
     st.markdown(
         pics.equation_html([grid, pics.operator_html("→"), f"<b>max = {fmt(how.value)}</b>"]),
         unsafe_allow_html=True,

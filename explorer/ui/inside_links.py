@@ -33,8 +33,13 @@ def link_here(
     ``link_here("Which pixels made it say cat?", "softmax", (3,), target=3)``."""
     params = link_params(stage, cell, target)
     try:
-        st.page_link("pages/inside.py", label=label, icon=":material/calculate:",
-                     query_params=params, **kwargs)  # fmt: skip
+        st.page_link(
+            "pages/inside.py",
+            label=label,
+            icon=":material/calculate:",
+            query_params=params,
+            **kwargs,
+        )
     except StreamlitPageNotFoundError:
         # A page run on its own, outside app.py's navigation (AppTest runs pages that way):
         # a plain link to the page's address does the same.

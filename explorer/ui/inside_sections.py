@@ -48,8 +48,9 @@ def maximised_input(
             return _MAXIMISED[key]
     if not compute:
         return None
-    found = maximise_channel(ctx.model, ctx.preprocessing, channel, device=ctx.device.device,
-                             progress=progress)  # fmt: skip
+    found = maximise_channel(
+        ctx.model, ctx.preprocessing, channel, device=ctx.device.device, progress=progress
+    )
     with _MAXIMISED_LOCK:
         _MAXIMISED[key] = found
         while len(_MAXIMISED) > MAXIMISED_ENTRIES:
@@ -69,8 +70,11 @@ def show_field_arithmetic(stage: str, box: FieldBox) -> None:
             "'s cells, and their fields together cover the image."
         )
     else:
-        clipped = " (the rest of the field hangs over the edge: padding)" if (
-            box.height < box.field or box.width < box.field) else ""  # fmt: skip
+        clipped = (
+            " (the rest of the field hangs over the edge: padding)"
+            if (box.height < box.field or box.width < box.field)
+            else ""
+        )
         where = f"input rows {box.top}–{box.bottom} and columns {box.left}–{box.right}"
         size = f"{article(box.field)} {box.field}×{box.field} field"
         st.markdown(
@@ -78,8 +82,7 @@ def show_field_arithmetic(stage: str, box: FieldBox) -> None:
             f"{box.height}×{box.width} of it on the image{clipped}. No other pixel can change "
             "it, whatever its value."
         )
-    rows = ["| stage | kernel | stride | field | jump |",
-            "|---|---:|---:|---|---:|"]  # fmt: skip
+    rows = ["| stage | kernel | stride | field | jump |", "|---|---:|---:|---|---:|"]
     field, jump = 1, 1
     for s in steps:
         grown = f"{field} + ({s.kernel} − 1) × {jump} = **{s.field}**"
@@ -105,10 +108,13 @@ def show_attributions(found: Attributions, pngs: dict, classes: tuple[str, ...])
         picture, legend = pngs[name]
         with col:
             st.markdown(f"**{note.name}**")
-            st.image(picture, width="stretch", output_format="PNG",
-                     caption=f"{note.name} for {classes[found.target]}",
-                     alt=f"{note.name} for {classes[found.target]}, in colour over the input "
-                     "in grey")  # fmt: skip
+            st.image(
+                picture,
+                width="stretch",
+                output_format="PNG",
+                caption=f"{note.name} for {classes[found.target]}",
+                alt=f"{note.name} for {classes[found.target]}, in colour over the input in grey",
+            )
             st.markdown(legend, unsafe_allow_html=True)
             st.caption(f"**Shows:** {note.shows}")
             st.caption(f"**Misleads:** {note.misleads}")
@@ -126,8 +132,10 @@ def show_attributions(found: Attributions, pngs: dict, classes: tuple[str, ...])
 
 def field_alt(box: FieldBox) -> str:
     """The receptive-field picture in words, for screen readers."""
-    return (f"The 32×32 input with rows {box.top}–{box.bottom} and columns {box.left}–"
-            f"{box.right} outlined, the rest dimmed")  # fmt: skip
+    return (
+        f"The 32×32 input with rows {box.top}–{box.bottom} and columns {box.left}–"
+        f"{box.right} outlined, the rest dimmed"
+    )
 
 
 def show_gallery_top(
@@ -139,16 +147,22 @@ def show_gallery_top(
     from explorer.samples import gallery, load_gallery_image
 
     items = {item.key: item for item in gallery(dataset)}
-    st.markdown(f"**The gallery images that excite conv3 map {channel} most** (its largest "
-                "value, and that cell's receptive field outlined)")  # fmt: skip
+    st.markdown(
+        f"**The gallery images that excite conv3 map {channel} most** (its largest "
+        "value, and that cell's receptive field outlined)"
+    )
     for col, i in zip(st.columns(5), scores.ranking(channel, 5), strict=False):
         item = items[keys[i]]
         image = load_gallery_image(item)
         r, c = (int(v) for v in scores.where[i, channel])
         box = receptive_field("conv3", (channel, r, c))
-        col.image(content.field_png(image, box), width="stretch", output_format="PNG",
-                  caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
-                  alt=f"A {item.label_name} from the gallery. {field_alt(box)}")  # fmt: skip
+        col.image(
+            content.field_png(image, box),
+            width="stretch",
+            output_format="PNG",
+            caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
+            alt=f"A {item.label_name} from the gallery. {field_alt(box)}",
+        )
 
 
 def readable_captions() -> None:
@@ -165,9 +179,13 @@ def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int)
     """The optimised input, enlarged, and how much it excites the map compared with the
     gallery's best."""
     pic, words = st.columns([1, 3], gap="large")
-    pic.image(render.png_bytes(render.enlarge(best.image, 8)), width="stretch", output_format="PNG",
-              caption=f"An input made for conv3 map {channel}",
-              alt=f"A 32×32 image optimised to excite conv3 map {channel}")  # fmt: skip
+    pic.image(
+        render.png_bytes(render.enlarge(best.image, 8)),
+        width="stretch",
+        output_format="PNG",
+        caption=f"An input made for conv3 map {channel}",
+        alt=f"A 32×32 image optimised to excite conv3 map {channel}",
+    )
     gallery_best = float(scores.mean[:, channel].max())
     words.markdown(
         f"Starting from random noise (seed {best.seed}), {best.steps} small steps, each "

@@ -119,9 +119,10 @@ def builtin_model(key: str, device: str) -> SimpleCNN:
 # At most 6 uploaded models are kept (least recently used first out). A model has at most
 # MAX_CLASSES classes, so each is at most ~7 MB of float32 parameters: ~40 MB for the cache.
 @st.cache_resource(
-    show_spinner="Checking the weights…", max_entries=6,
+    show_spinner="Checking the weights…",
+    max_entries=6,
     hash_funcs={WeightsFile: lambda f: f.sha256},
-)  # fmt: skip
+)
 def uploaded_model(file: WeightsFile, device: str) -> SimpleCNN:
     """A user's weights (the file is hashed by its SHA-256) in eval mode on ``device``. Raises
     WeightsError for an unusable file."""
@@ -141,9 +142,17 @@ def builtin_context(key: str, device: DeviceInfo) -> NetworkContext:
     cpu_model = model if device.device == "cpu" else builtin_model(key, "cpu")
     dataset = "mnist" if choice.preprocessing.kind == "digit" else "cifar10"
     return NetworkContext(
-        key, choice.label, choice.classes, choice.preprocessing, dataset, model, cpu_model,
-        device, choice.card, trained=choice.path is not None,
-    )  # fmt: skip
+        key,
+        choice.label,
+        choice.classes,
+        choice.preprocessing,
+        dataset,
+        model,
+        cpu_model,
+        device,
+        choice.card,
+        trained=choice.path is not None,
+    )
 
 
 def uploaded_context(file: WeightsFile, trained_on: str, device: DeviceInfo) -> NetworkContext:
@@ -165,8 +174,16 @@ def uploaded_context(file: WeightsFile, trained_on: str, device: DeviceInfo) -> 
     pre = MNIST_PREPROCESSING if digits else CIFAR10_PREPROCESSING
     # The dataset is part of the identity: it decides the normalisation, so the same file read
     # as MNIST weights must not reuse the captures made for it as CIFAR-10 weights.
-    return NetworkContext(f"upload:{file.sha256}:{trained_on}", file.name, classes, pre,
-                          trained_on, model, cpu_model, device)  # fmt: skip
+    return NetworkContext(
+        f"upload:{file.sha256}:{trained_on}",
+        file.name,
+        classes,
+        pre,
+        trained_on,
+        model,
+        cpu_model,
+        device,
+    )
 
 
 def _device_picker() -> DeviceInfo:
@@ -215,9 +232,13 @@ def _weights_upload(state: NetworkState) -> WeightsFile | None:
         help=f"At most {MAX_WEIGHTS_BYTES // 2**20} MB and {MAX_CLASSES:,} classes. Only "
         "tensors are read (torch.load with weights_only=True); nothing in the file is run.",
     )
-    NET.choice(bar.radio, "upload_dataset", "Trained on", horizontal=True,
-               help="Decides the class names, the normalisation and how drawings are "
-               "prepared.")  # fmt: skip
+    NET.choice(
+        bar.radio,
+        "upload_dataset",
+        "Trained on",
+        horizontal=True,
+        help="Decides the class names, the normalisation and how drawings are prepared.",
+    )
     file = ss.get(UPLOADED_WEIGHTS)
     if file is not None and ss.get("net_weights_file") is None:
         bar.caption(f"Using {literal_markdown(file.name)}, uploaded earlier.")
@@ -230,10 +251,12 @@ def network_sidebar() -> NetworkContext | None:
     Returns None (after saying why) when uploaded weights are missing or unusable."""
     st.sidebar.header("The network")
     NET.choice(
-        st.columns([2, 3])[0].selectbox, "weights", "Weights",
+        st.columns([2, 3])[0].selectbox,
+        "weights",
+        "Weights",
         help="The numbers inside the filters and layers. Trained weights recognise things; "
         "untrained ones are random.",
-    )  # fmt: skip
+    )
     state = NET.get()
     device = _device_picker()
     if state.weights != UPLOAD:

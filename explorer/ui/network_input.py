@@ -27,10 +27,12 @@ def network_input(ctx: NetworkContext) -> ModelInput | None:
     """Gallery, drawing or upload → the network's 32×32 input; None (after saying why) when
     there is nothing to show yet."""
     NET.choice(
-        st.radio, "input", "Input", horizontal=True,
-        help="Gallery: exact test images the network never saw in training, with their true "
-        "label.",
-    )  # fmt: skip
+        st.radio,
+        "input",
+        "Input",
+        horizontal=True,
+        help="Gallery: exact test images the network never saw in training, with their true label.",
+    )
     state = NET.get()
     try:
         if state.input == "gallery":

@@ -460,10 +460,14 @@ def conv_animation_gif(working: np.ndarray, kernel: np.ndarray, settings: ConvSe
 def animation_download(working: np.ndarray, kernel: np.ndarray, settings: ConvSettings) -> None:
     """The window sliding, as an animated GIF for a slide (made when clicked)."""
     st.download_button(
-        "Animation as GIF", lambda: conv_animation_gif(working, kernel, settings),
-        file_name="convolution.gif", mime="image/gif", on_click="ignore",
-        icon=":material/animated_images:", key="conv_dl_gif",
-    )  # fmt: skip
+        "Animation as GIF",
+        lambda: conv_animation_gif(working, kernel, settings),
+        file_name="convolution.gif",
+        mime="image/gif",
+        on_click="ignore",
+        icon=":material/animated_images:",
+        key="conv_dl_gif",
+    )
 
 
 def code_view(current: PlaygroundState, picture: ConvPicture) -> None:
@@ -476,15 +480,25 @@ def code_view(current: PlaygroundState, picture: ConvPicture) -> None:
     st.code(code, language="python")
     cols = st.columns(2)
     cols[0].download_button(
-        "The code (.py)", code, file_name=CODE_FILE_NAME, mime="text/x-python",
-        on_click="ignore", icon=":material/code:", key="conv_dl_code",
-    )  # fmt: skip
+        "The code (.py)",
+        code,
+        file_name=CODE_FILE_NAME,
+        mime="text/x-python",
+        on_click="ignore",
+        icon=":material/code:",
+        key="conv_dl_code",
+    )
     picture_png = code_input_png(current, picture)
     if picture_png is not None:
         cols[1].download_button(
-            "The input picture (PNG)", picture_png, file_name=INPUT_FILE_NAME,
-            mime="image/png", on_click="ignore", icon=":material/image:", key="conv_dl_input",
-        )  # fmt: skip
+            "The input picture (PNG)",
+            picture_png,
+            file_name=INPUT_FILE_NAME,
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/image:",
+            key="conv_dl_input",
+        )
 
 
 def downloads(result: np.ndarray, kernel: np.ndarray, cmap: render.ColourMap, title: str) -> None:
@@ -492,22 +506,41 @@ def downloads(result: np.ndarray, kernel: np.ndarray, cmap: render.ColourMap, ti
     as CSV."""
     cols = st.columns(4)
     cols[3].download_button(
-        "Result for a slide (PNG)", lambda: conv_result_slide(result, cmap, title),
-        file_name="convolution_slide.png", mime="image/png", on_click="ignore",
-        icon=":material/slideshow:", key="conv_dl_slide",
-    )  # fmt: skip
+        "Result for a slide (PNG)",
+        lambda: conv_result_slide(result, cmap, title),
+        file_name="convolution_slide.png",
+        mime="image/png",
+        on_click="ignore",
+        icon=":material/slideshow:",
+        key="conv_dl_slide",
+    )
     cols[0].download_button(
-        "Result as PNG", lambda: conv_result_png(result), file_name="convolution.png",
-        mime="image/png", on_click="ignore", icon=":material/image:", key="conv_dl_png",
-    )  # fmt: skip
+        "Result as PNG",
+        lambda: conv_result_png(result),
+        file_name="convolution.png",
+        mime="image/png",
+        on_click="ignore",
+        icon=":material/image:",
+        key="conv_dl_png",
+    )
     cols[1].download_button(
-        "Result as CSV (exact numbers)", lambda: result_csv(result), file_name="convolution.csv",
-        mime="text/csv", on_click="ignore", icon=":material/table:", key="conv_dl_csv",
-    )  # fmt: skip
+        "Result as CSV (exact numbers)",
+        lambda: result_csv(result),
+        file_name="convolution.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        key="conv_dl_csv",
+    )
     cols[2].download_button(
-        "Kernel as CSV", result_csv(kernel), file_name="kernel.csv", mime="text/csv",
-        on_click="ignore", icon=":material/table:", key="conv_dl_kernel",
-    )  # fmt: skip
+        "Kernel as CSV",
+        result_csv(kernel),
+        file_name="kernel.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        key="conv_dl_kernel",
+    )
 
 
 def share_view(params: dict[str, str], kernel_ok: bool) -> None:

@@ -29,9 +29,13 @@ class Bound(Generic[S]):
     widgets bound to its fields (widget key: ``prefix`` + field name)."""
 
     def __init__(
-        self, key: str, prefix: str, default: Callable[[], S], choices: Mapping[str, Choice],
+        self,
+        key: str,
+        prefix: str,
+        default: Callable[[], S],
+        choices: Mapping[str, Choice],
         on_put: Callable[[S, S], None] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """``on_put(old, new)``: what else must follow a change (say, a fresh editor)."""
         self.key, self.prefix, self.default, self.choices = key, prefix, default, choices
         self.on_put = on_put
@@ -61,9 +65,14 @@ class Bound(Generic[S]):
         self.put(self.get().choose(name, value))  # type: ignore[attr-defined]
 
     def choice(
-        self, widget: Callable[..., Any], name: str, label: str, *,
-        options: list[Any] | None = None, **kwargs: Any,
-    ) -> Any:  # fmt: skip
+        self,
+        widget: Callable[..., Any],
+        name: str,
+        label: str,
+        *,
+        options: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """``widget`` (st.selectbox, st.radio, …) for the closed choice ``name``, with its
         options (all of the registry's unless given) and labels from the registry, bound to the
         state. A value the browser sends back that is not an option is refused by ``choose``
@@ -80,9 +89,13 @@ class Bound(Generic[S]):
                 self._change(name, picked)
 
         return widget(
-            label, offered, format_func=lambda v: labels.get(v, str(v)), key=key,
-            on_change=on_change, **kwargs,
-        )  # fmt: skip
+            label,
+            offered,
+            format_func=lambda v: labels.get(v, str(v)),
+            key=key,
+            on_change=on_change,
+            **kwargs,
+        )
 
     def number(
         self, name: str, label: str, low: int, high: int, *, where: Any = st, **kwargs: Any
@@ -96,5 +109,6 @@ class Bound(Generic[S]):
             if isinstance(value, int) and low <= value <= high:
                 self._change(name, value)
 
-        return int(where.number_input(label, low, high, step=1, key=key, on_change=on_change,
-                                       **kwargs))  # fmt: skip
+        return int(
+            where.number_input(label, low, high, step=1, key=key, on_change=on_change, **kwargs)
+        )

@@ -41,9 +41,15 @@ def clicked_cell(selection: object, shown: object, rows: int, cols: int) -> tupl
 
 
 def thumbnail_grid(
-    urls: list[str], cols: int, chosen: int, pick: Callable[[int], None], key: str,
-    row_px: int, max_rows: int | None = None, title: Callable[[int], str] = str,
-) -> None:  # fmt: skip
+    urls: list[str],
+    cols: int,
+    chosen: int,
+    pick: Callable[[int], None],
+    key: str,
+    row_px: int,
+    max_rows: int | None = None,
+    title: Callable[[int], str] = str,
+) -> None:
     """Pictures (``urls``: PNG data URLs) as a grid, ``cols`` a row, the first top left, with
     picture ``chosen`` selected; clicking picture i calls ``pick(i)``."""
     import pandas as pd

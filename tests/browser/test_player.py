@@ -282,8 +282,9 @@ def test_every_window_shows_numpys_arithmetic(open_player) -> None:
         # the output cell's value, as its text alternative reads it
         out_row, out_col = divmod(k, trace.out_shape[1])
         last = f"The last, output[{out_row}, {out_col}], is {display_value(trace.sums[k])}."
-        page.wait_for_function("([e, t]) => e.getAttribute('aria-label').endsWith(t)",
-                               arg=[out.element_handle(), last])  # fmt: skip
+        page.wait_for_function(
+            "([e, t]) => e.getAttribute('aria-label').endsWith(t)", arg=[out.element_handle(), last]
+        )
 
 
 def test_sums_over_nine_terms_are_shortened_as_python_writes_them(open_player) -> None:
@@ -310,9 +311,26 @@ def test_shown_products_and_sum_are_numpys_with_dilation(open_player) -> None:
     page = open_player(query)
     assert shown_window(page) == expected_window(trace, 5)
     # The shared number formatter agrees with Python's on awkward values too.
-    values = [3.0, -12.0, -0.0, 1 / 3, -2 / 3, 2.5, 0.1 + 0.2, 0.03125, -0.03125, 1.00001,
-              123.45678, 1e-5, -1.23456e-7, 9.99996e-5, 1e300, 1e15 + 0.5, 4503599627370495.5,
-              *trace.products.ravel()[:50].tolist()]  # fmt: skip
+    values = [
+        3.0,
+        -12.0,
+        -0.0,
+        1 / 3,
+        -2 / 3,
+        2.5,
+        0.1 + 0.2,
+        0.03125,
+        -0.03125,
+        1.00001,
+        123.45678,
+        1e-5,
+        -1.23456e-7,
+        9.99996e-5,
+        1e300,
+        1e15 + 0.5,
+        4503599627370495.5,
+        *trace.products.ravel()[:50].tolist(),
+    ]
     in_js = page.evaluate("vs => vs.map(v => window.__playerTest.format(v))", values)
     assert in_js == [format_value(v) for v in values]
 

@@ -157,8 +157,15 @@ FONTS = """root => {
 }"""
 
 # What a projector must show at once: input, window, kernel, products, sum, output, controls.
-PARTS = ["cp-in-grid", "cp-patch", "cp-kernel", "cp-products", "cp-written", "cp-out-grid",
-         "cp-controls"]  # fmt: skip
+PARTS = [
+    "cp-in-grid",
+    "cp-patch",
+    "cp-kernel",
+    "cp-products",
+    "cp-written",
+    "cp-out-grid",
+    "cp-controls",
+]
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,15 @@ import pytest
 
 from tests.browser.conftest import wait_for_app
 
-PARTS = ["cp-in-grid", "cp-patch", "cp-kernel", "cp-products", "cp-written", "cp-out-grid",
-         "cp-controls"]  # fmt: skip
+PARTS = [
+    "cp-in-grid",
+    "cp-patch",
+    "cp-kernel",
+    "cp-products",
+    "cp-written",
+    "cp-out-grid",
+    "cp-controls",
+]
 
 
 @pytest.mark.parametrize("hide", ["image,kernel,settings", ""])
