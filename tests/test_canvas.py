@@ -12,6 +12,10 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+# AppTest's own default is 3 seconds a run: a loaded 2-core CI machine can take that long for a
+# first run, and the test then fails for nothing. Every run gets the page tests' generous limit.
+TIMEOUT = 60
+
 
 def canvas_app() -> None:
     import streamlit as st
@@ -35,7 +39,7 @@ def png_url(img: Image.Image, fmt: str = "PNG") -> str:
 
 
 def run_with(value: object) -> AppTest:
-    at = AppTest.from_function(canvas_app)
+    at = AppTest.from_function(canvas_app, default_timeout=TIMEOUT)
     at.run()
     if value is not None:
         at.session_state["canvas"] = value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import pickle
 import time
 from collections import OrderedDict
@@ -13,6 +15,13 @@ import pytest
 import torch
 from torch import nn
 
+from explorer.architecture import (
+    conv_params,
+    layer_table,
+    linear_params,
+    parameter_arithmetic,
+    parameter_totals,
+)
 from explorer.model import (
     MAX_CLASSES,
     WEIGHTS_DIR,
@@ -21,16 +30,9 @@ from explorer.model import (
     available_devices,
     build_model,
     builtin_weights,
-    conv_params,
     expected_shapes,
-    layer_table,
-    linear_params,
-    load_choice,
-    load_state_dict_bytes,
-    parameter_arithmetic,
-    parameter_totals,
-    validate_state_dict,
 )
+from explorer.weights_file import load_choice, load_state_dict_bytes, validate_state_dict
 
 
 def saved(state: object) -> bytes:
@@ -80,9 +82,12 @@ def test_a_textbook_state_dict_loads_unchanged() -> None:
 def test_parameter_total_is_the_sum_of_each_layers_dimensions() -> None:
     total, trainable = parameter_totals(SimpleCNN())
     by_hand = (
-        conv_params(3, 32, 3) + conv_params(32, 64, 3) + conv_params(64, 128, 3)
-        + linear_params(2048, 512) + linear_params(512, 10)
-    )  # fmt: skip
+        conv_params(3, 32, 3)
+        + conv_params(32, 64, 3)
+        + conv_params(64, 128, 3)
+        + linear_params(2048, 512)
+        + linear_params(512, 10)
+    )
     assert total == trainable == by_hand == 1_147_466
     assert conv_params(3, 32, 3) == 32 * 3 * 3 * 3 + 32 == 896
 
@@ -184,12 +189,15 @@ def test_builtin_weights_always_offer_the_untrained_network() -> None:
         assert not load_choice(choice).training
 
 
-def test_our_own_weights_file_loads(tmp_path: Path) -> None:
-    ours = WEIGHTS_DIR / "simplecnn-cifar10.pt"
-    path = ours if ours.exists() else tmp_path / "w.pt"
-    if not ours.exists():
-        torch.save(SimpleCNN().state_dict(), path)
-    state, classes = load_state_dict_bytes(path.read_bytes())
+@pytest.mark.parametrize("name", ["simplecnn-cifar10.pt", "simplecnn-mnist.pt"])
+def test_our_own_weights_file_loads(name: str) -> None:
+    # The shipped weights are part of the app: a missing file is a failure, never replaced.
+    path = WEIGHTS_DIR / name
+    assert path.is_file(), f"the shipped weights {path} are missing"
+    data = path.read_bytes()
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert hashlib.sha256(data).hexdigest() == card["weights_sha256"]  # the file its card describes
+    state, classes = load_state_dict_bytes(data)
     assert classes == 10 and set(state) == set(SimpleCNN().state_dict())
 
 

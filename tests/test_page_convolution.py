@@ -18,7 +18,6 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.playground_state import PlaygroundState
-from explorer.share import kernel_cells
 from tests.conftest import ROOT
 from tests.screen import shown
 
@@ -224,12 +223,63 @@ def test_custom_size_selectors_resize_the_grid() -> None:
     assert "60×62 result" in result_line(at)
 
 
-def test_incoming_kernel_from_another_page_becomes_the_custom_kernel() -> None:
-    values = [[0.5, -0.25], [0.125, 1.0]]
-    at = ok(run(preset="custom", custom_cells=kernel_cells(values), kernel_origin="conv1 f3"))
+@pytest.fixture
+def navigation_has_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AppTest run as the server runs once ``st.navigation`` has run in its process.
+
+    AppTest resets Streamlit's process-wide "legacy ``pages/`` folder" flag before each run,
+    so each run first executes the page on its own; the page's ``use_app_navigation`` then
+    reruns it through app.py, and that rerun drops a button's click (a click lasts one run).
+    On the real server the flag stays off after the first visitor, so a click reaches the
+    page. Keeping the flag off after AppTest's reset reproduces that server."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def after_navigation(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", after_navigation)
+
+
+def shown_kernel(at: AppTest) -> np.ndarray:
+    """The kernel as the playground's kernel section shows it: its grid of numbers, the first
+    number grid below the "2 · The kernel" header."""
+    grids = [m.value for m in at.markdown if m.value.startswith("<table")]
+    rows = re.findall(r"<tr>(.*?)</tr>", grids[0])
+    return np.array(
+        [[float(v.replace("−", "-")) for v in re.findall(r">([^<>]*)</td>", r)] for r in rows]
+    )
+
+
+def test_a_filter_sent_from_the_feature_maps_page_arrives_in_the_playground(
+    navigation_has_run,
+) -> None:
+    """The real path: the app opened, the Feature maps page chosen, a conv1 filter and channel
+    picked there and "Use this filter in the playground" pressed. The playground opens with that
+    filter's numbers, read here from the weights file by plain PyTorch."""
+    import torch
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/feature_maps.py").run()
+    assert ok(at).title[0].value == "Feature maps"
+    at.number_input(key="fm_pg_filter").set_value(5).run()
+    at.radio(key="fm_pg_channel").set_value("B").run()
+    at.button(key="fm_pg_send").click().run()
+    ok(at)
+    assert at.title[0].value == "Convolution playground"  # the button switched pages
+
+    state = torch.load(ROOT / "assets" / "weights" / "simplecnn-cifar10.pt", weights_only=True)
+    expected = state["conv1.weight"][5, 2].double().numpy()  # filter 5, blue channel
+    assert expected.shape == (3, 3) and np.ptp(expected) > 0
     assert at.selectbox(key="conv_preset").value == "custom"
-    assert any("Kernel from: conv1 f3" in c.value for c in at.caption)
-    assert "63×63 result" in result_line(at)
+    assert any("Kernel from: conv1 filter 5 (B)" in c.value for c in at.caption)
+    # The numbers the student reads (rounded for display) and the ones the page computes with.
+    np.testing.assert_allclose(shown_kernel(at), expected, rtol=1e-3, atol=5e-5)
+    np.testing.assert_array_equal(at.session_state["conv_state"].kernel(), expected)
+    assert "62×62 result" in result_line(at)  # the 64×64 sample under a 3×3 kernel
+    assert "Checked against PyTorch" in at.success[0].value
 
 
 def test_share_link_round_trip() -> None:
@@ -477,11 +527,13 @@ def test_the_exports_hold_a_slide_an_animation_and_code_that_reproduces_the_resu
     assert any(code.strip() == c.value.strip() for c in at.code)  # the file is the code shown
     script = tmp_path / "convolution.py"
     script.write_text(code + "\nnp.savetxt('out.csv', result, delimiter=',')\n")
-    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=120,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, check=True, timeout=120, capture_output=True
+    )
     ours = download_bytes(at, "Result as CSV (exact numbers)").decode()
     np.testing.assert_allclose(
         np.loadtxt(tmp_path / "out.csv", delimiter=",", ndmin=2),
         np.loadtxt(ours.splitlines(), delimiter=",", ndmin=2),
-        rtol=0, atol=1e-9,
-    )  # fmt: skip
+        rtol=0,
+        atol=1e-9,
+    )

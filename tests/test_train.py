@@ -24,8 +24,9 @@ def halves_dataset(n: int = 256, seed: int = 0) -> Dataset:
         cols = slice(0, 16) if label == 0 else slice(16, 32)
         x[i, :, :, cols] += 150
     classes = ("left", "right")
-    return Dataset("halves", classes, x[:192], y[:192], x[192:], y[192:],
-                   np.ones(64, dtype=bool), "synthetic")  # fmt: skip
+    return Dataset(
+        "halves", classes, x[:192], y[:192], x[192:], y[192:], np.ones(64, dtype=bool), "synthetic"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,11 @@ def test_tiny_training_run_lowers_the_loss_and_learns(trained) -> None:
     _, _, model, epochs = trained
     assert len(epochs) == 4
     assert epochs[-1].loss < epochs[0].loss
-    assert epochs[-1].train_accuracy > epochs[0].train_accuracy or epochs[0].train_accuracy > 0.9
+    # Learning shows in the training accuracy too: during the first epoch, still learning, the
+    # network gets about 0.6–0.8 of the training images right (0.79 with this seed; 0.64 and 0.63
+    # with seeds 1 and 2); by the last the two separable halves are all but solved (1.0).
+    assert epochs[0].train_accuracy < epochs[-1].train_accuracy
+    assert epochs[-1].train_accuracy >= 0.95
     assert epochs[-1].test_accuracy >= 0.9
     assert not model.training and next(model.parameters()).device.type == "cpu"
 
@@ -55,8 +60,16 @@ def test_tiny_training_run_lowers_the_loss_and_learns(trained) -> None:
 def test_model_card_and_markdown_have_their_fields(trained) -> None:
     data, cfg, model, epochs = trained
     card = model_card(data, CIFAR10_PREPROCESSING, cfg, model, epochs, "CPU", 1.0, "ab" * 32)
-    for field in ("test_accuracy", "dataset", "preprocessing", "per_class_accuracy",
-                  "confusion_matrix", "epochs_log", "weights_sha256", "training"):  # fmt: skip
+    for field in (
+        "test_accuracy",
+        "dataset",
+        "preprocessing",
+        "per_class_accuracy",
+        "confusion_matrix",
+        "epochs_log",
+        "weights_sha256",
+        "training",
+    ):
         assert field in card
     assert np.asarray(card["confusion_matrix"]).sum() == len(data.x_test)
     md = card_markdown(card)
@@ -77,8 +90,12 @@ def test_load_cifar10_reads_a_tiny_batches_folder(tmp_path: Path, with_exact: bo
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(1, 6):
-        write_batch(folder / f"data_batch_{i}", rng.integers(0, 256, (4, 3072), dtype=np.uint8),
-                    [i % 10] * 4, None)  # fmt: skip
+        write_batch(
+            folder / f"data_batch_{i}",
+            rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+            [i % 10] * 4,
+            None,
+        )
     test = rng.integers(0, 256, (6, 3072), dtype=np.uint8)
     exact = np.array([1, 0, 1, 1, 0, 1], dtype=np.uint8) if with_exact else None
     write_batch(folder / "test_batch", test, [0, 1, 2, 3, 4, 5], exact)
@@ -106,12 +123,13 @@ def test_a_malicious_cifar_batch_is_refused(tmp_path: Path) -> None:
 MNIST_WEIGHTS = WEIGHTS_DIR / "simplecnn-mnist.pt"
 
 
-@pytest.mark.skipif(not MNIST_WEIGHTS.exists(), reason="assets/weights/simplecnn-mnist.pt absent")
 def test_the_mnist_network_reads_the_gallery_digits() -> None:
     from explorer.features import capture_activations, preprocess
-    from explorer.model import load_weights_file
     from explorer.samples import gallery, load_gallery_image
+    from explorer.weights_file import load_weights_file
 
+    # Shipped with the app: missing weights are a failure, not a reason to skip.
+    assert MNIST_WEIGHTS.is_file(), f"the shipped weights {MNIST_WEIGHTS} are missing"
     state, classes = load_weights_file(MNIST_WEIGHTS)
     model = build_model(state, classes)
     items = gallery("mnist")
