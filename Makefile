@@ -21,6 +21,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	bash scripts/install-chromium.sh
+	bash scripts/install-haproxy.sh
 	bash scripts/install-node.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -121,6 +121,7 @@ class PageState:
     # holds, and the server then sends only a reference (``ref_hash``) to them.
     cache: dict[str, bytes] = field(default_factory=dict)
     bytes_received: int = 0
+    session_id: str = ""  # the server's id of this tab's session (uploads are addressed to it)
 
     def begin_step(self) -> None:
         """Forget the previous step's errors and images."""
@@ -145,6 +146,7 @@ class PageState:
             self.cache[msg.hash] = raw
         if kind == "new_session":  # every run starts with one
             self.page_hash = msg.new_session.page_script_hash
+            self.session_id = msg.new_session.initialize.session_id
             self.widgets.clear()
             self.media.clear()
         elif kind == "navigation":  # st.navigation says which of its pages this run shows
@@ -219,11 +221,18 @@ class StepResult:
 
 
 class Tab:
-    """One browser tab: a websocket session with the server and what it has shown."""
+    """One browser tab: a websocket session with the server and what it has shown.
 
-    def __init__(self, server: Server, fetch_media: bool) -> None:
+    ``cookies``, when given, is the browser's cookie jar for the server (name → value): sent with
+    the websocket's upgrade and every image fetch, and updated from their ``Set-Cookie``
+    headers, as a load balancer's stickiness cookie needs (bench/bench_replicas.py)."""
+
+    def __init__(
+        self, server: Server, fetch_media: bool, cookies: dict[str, str] | None = None
+    ) -> None:
         self.server = server
         self.fetch_media = fetch_media
+        self.cookies = cookies
         self.ws: Any = None
         self.state = PageState()
         self.changed: dict[str, WidgetState] = {}  # widgets this student set on this page
@@ -243,9 +252,15 @@ class Tab:
                 self.state, self.changed = PageState(), {}
                 start = time.perf_counter()  # opening the websocket is part of a page load
                 self.ws = await websockets.connect(
-                    self.server.ws_url, subprotocols=["streamlit"], max_size=None
+                    self.server.ws_url,
+                    subprotocols=["streamlit"],
+                    max_size=None,
+                    additional_headers=cookie_header(self.cookies),
                 )
+                if self.cookies is not None:
+                    keep_cookies(self.cookies, self.ws.response.headers.get_all("Set-Cookie"))
                 path, _, query = step.target.partition("?")
+                self.state.query_string = query  # the address bar shows the link opened
                 request = rerun_message(page_name=path, query_string=query)
             elif step.action == "navigate":
                 if step.target not in self.state.pages:
@@ -307,23 +322,41 @@ class Tab:
     async def _fetch_media(self, urls: Sequence[str]) -> list[str]:
         """GET each image as the browser does after the run; one error per failed fetch."""
         paths = list(dict.fromkeys(urls))
-        statuses = await http_get_statuses(self.server.url, paths)
+        statuses = await http_get_statuses(self.server.url, paths, self.cookies)
         return [f"GET {p}: HTTP {s}" for p, s in zip(paths, statuses, strict=True) if s != 200]
 
 
-async def http_get_statuses(base_url: str, paths: Sequence[str]) -> list[int]:
+def cookie_header(cookies: dict[str, str] | None) -> dict[str, str]:
+    """The ``Cookie`` request header for a jar; no header for none or an empty one."""
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+
+
+def keep_cookies(cookies: dict[str, str], set_cookie_values: Sequence[str]) -> None:
+    """Put each ``Set-Cookie`` header's name and value in the jar (attributes ignored)."""
+    for header in set_cookie_values:
+        name, _, rest = header.partition("=")
+        cookies[name.strip()] = rest.split(";", 1)[0].strip()
+
+
+async def http_get_statuses(
+    base_url: str, paths: Sequence[str], cookies: dict[str, str] | None = None
+) -> list[int]:
     """The status code of an HTTP/1.1 GET of each path, one after another over a kept-alive
-    connection as a browser's (a new one when the server closes it); bodies are dropped."""
+    connection as a browser's (a new one when the server closes it); bodies are dropped. With a
+    cookie jar, its cookies are sent and the responses' ``Set-Cookie`` headers kept in it."""
     host = urlsplit(base_url)
+    head = f"Host: {host.netloc}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in cookie_header(cookies).items()
+    )
     statuses: list[int] = []
     reader = writer = None
     try:
         for path in paths:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host.hostname, host.port)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host.netloc}\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
             await writer.drain()
-            status, keep_alive = await _read_response(reader)
+            status, keep_alive = await _read_response(reader, cookies)
             statuses.append(status)
             if not keep_alive:
                 writer.close()
@@ -334,12 +367,17 @@ async def http_get_statuses(base_url: str, paths: Sequence[str]) -> list[int]:
     return statuses
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one HTTP/1.1 response; (its status, whether the connection stays open)."""
+async def _read_response(
+    reader: asyncio.StreamReader, cookies: dict[str, str] | None = None
+) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response; (its status, whether the connection stays open). Its
+    ``Set-Cookie`` headers go into ``cookies`` when a jar is given."""
     status = int((await reader.readline()).split()[1])
     headers = {}
     while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
+        if cookies is not None and name.strip().lower() == "set-cookie":
+            keep_cookies(cookies, [value.strip()])
         headers[name.strip().lower()] = value.strip().lower()
     if "content-length" in headers:
         await reader.readexactly(int(headers["content-length"]))
