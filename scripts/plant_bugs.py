@@ -6,9 +6,9 @@
 A hand-written mutation test: each bug is a small edit a careless change could make (a sign,
 an index, a swapped label, a dropped option), planted in the real source, followed by the test
 files that guard that screen (no browser tests: they are slow and each bug here has a faster
-guard). A bug the tests do not catch "survives": the table says so, and the README says why a
-survivor is harmless or which test was added. The source is restored after each bug, also
-when the run is interrupted.
+guard; where the only guard is one test late in a slow file, that test alone). A bug the tests
+do not catch "survives": the table says so, and the README says why a survivor is harmless or
+which test was added. The source is restored after each bug, also when the run is interrupted.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class Bug:
 
 PAGE_CONV = ("tests/test_page_convolution.py",)
 PAGE_FM = ("tests/test_page_feature_maps.py",)
+PAGE_INSIDE = ("tests/test_page_inside.py",)
+CACHES = ("tests/test_content_cache.py",)
+EXPORT = ("tests/test_export.py",)
+HOSTILE_WEIGHTS = ("tests/test_hostile_weights.py",)
 
 BUGS: tuple[Bug, ...] = (
     Bug(
@@ -142,7 +146,7 @@ BUGS: tuple[Bug, ...] = (
     ),
     Bug(
         "the enlarged map is always map 0",
-        "explorer/ui/network.py",
+        "explorer/ui/content.py",
         "return render.heatmap_figure(arr[index],",
         "return render.heatmap_figure(arr[0],",
         PAGE_FM,
@@ -157,22 +161,22 @@ BUGS: tuple[Bug, ...] = (
     Bug(
         "'each map on its own' changes nothing",
         "pages/feature_maps.py",
-        'per_map = scale == "map"',
+        'per_map = NET.get().scale == "map"',
         "per_map = False",
         PAGE_FM,
     ),
     Bug(
         "ReLU lets negative numbers through",
         "explorer/features.py",
-        's["relu2"] = torch.relu(s["conv2"])',
-        's["relu2"] = s["conv2"]',
+        "        return torch.relu(x)\n",
+        '        return x if stage.name == "relu2" else torch.relu(x)\n',
         ("tests/test_features.py", *PAGE_FM),
     ),
     Bug(
         "softmax over the wrong axis",
         "explorer/features.py",
-        's["softmax"] = torch.softmax(s["fc2"], dim=1)',
-        's["softmax"] = torch.softmax(s["fc2"], dim=0)',
+        "return torch.softmax(x, dim=1)",
+        "return torch.softmax(x, dim=0)",
         ("tests/test_features.py", *PAGE_FM),
     ),
     Bug(
@@ -209,6 +213,233 @@ BUGS: tuple[Bug, ...] = (
         "values, what = w[CHANNELS.index(channel)], channel",
         "values, what = w[0], channel",
         ("tests/test_features.py", *PAGE_FM),
+    ),
+    # ---------------------------------------------------------------- Inside the network
+    Bug(
+        "the conv sum's table drops the first channel listed",
+        "explorer/ui/inside_arithmetic.py",
+        '{fmt(how.channel_sums[i])} |" for i in how.shown]',
+        '{fmt(how.channel_sums[i])} |" for i in how.shown[1:]]',
+        PAGE_INSIDE,
+    ),
+    Bug(
+        "a fully connected unit's value leaves out the bias",
+        "explorer/inside.py",
+        "value = float(products.sum() + bias)",
+        "value = float(products.sum())",
+        ("tests/test_inside.py",),
+    ),
+    Bug(
+        "the softmax table's sum row leaves out the chosen class",
+        "explorer/ui/inside_arithmetic.py",
+        'rows.append(f"| **sum** | | **{how.total:.6g}** |',
+        'rows.append(f"| **sum** | | **{how.total - how.exps[k]:.6g}** |',
+        PAGE_INSIDE,
+    ),
+    Bug(
+        "the class chosen for the attributions is ignored",
+        "explorer/ui/inside.py",
+        'ss["in_target"] = predicted if state.target is None else state.target',
+        'ss["in_target"] = predicted',
+        PAGE_INSIDE,
+    ),
+    Bug(
+        "the receptive field grows by one jump too many",
+        "explorer/receptive_field.py",
+        "field, start, jump = field + (k - 1) * jump, start - p * jump, jump * s",
+        "field, start, jump = field + k * jump, start - p * jump, jump * s",
+        ("tests/test_receptive_field.py",),
+    ),
+    Bug(
+        "Grad-CAM without its ReLU",
+        "explorer/attribution.py",
+        "relu_attributions=True",
+        "relu_attributions=False",
+        ("tests/test_attribution.py",),
+    ),
+    Bug(
+        "a click on the numbers explains the cell to its right",
+        "explorer/ui/inside.py",
+        "row, col = int(row), list(table.columns).index(column)",
+        "row, col = int(row), list(table.columns).index(column) + 1",
+        ("tests/test_hostile_pages.py::test_a_forged_click_on_the_inside_numbers_is_ignored",),
+    ),
+    Bug(
+        "the receptive field's sentence swaps rows and columns",
+        "explorer/ui/inside_sections.py",
+        'where = f"input rows {box.top}–{box.bottom} and columns {box.left}–{box.right}"',
+        'where = f"input rows {box.left}–{box.right} and columns {box.top}–{box.bottom}"',
+        PAGE_INSIDE,
+    ),
+    # ---------------------------------------------------------------- the caches' keys
+    Bug(
+        "the attributions' identity forgets the class",
+        "explorer/ui/content.py",
+        'identity=f"{ctx.identity}|{inp.key}|{target}"',
+        'identity=f"{ctx.identity}|{inp.key}"',
+        CACHES,
+    ),
+    Bug(
+        "the capture's identity forgets the image",
+        "explorer/ui/content.py",
+        'identity=f"{ctx.identity}|{inp.key}")',
+        "identity=ctx.identity)",
+        CACHES,
+    ),
+    Bug(
+        "the capture's identity forgets the weights",
+        "explorer/ui/content.py",
+        'identity=f"{ctx.identity}|{inp.key}")',
+        "identity=inp.key)",
+        CACHES,
+    ),
+    Bug(
+        "an input's key is its description, not its pixels",
+        "explorer/features.py",
+        "return hashlib.sha256(np.ascontiguousarray(self.image).tobytes()).hexdigest()",
+        "return hashlib.sha256(self.description.encode()).hexdigest()",
+        CACHES,
+    ),
+    Bug(
+        "a network's identity forgets the device",
+        "explorer/ui/network.py",
+        'return f"{self.weights_id}@{self.device.device}"',
+        "return self.weights_id",
+        CACHES,
+    ),
+    Bug(
+        "a network's identity forgets the weights",
+        "explorer/ui/network.py",
+        'return f"{self.weights_id}@{self.device.device}"',
+        'return f"@{self.device.device}"',
+        CACHES,
+    ),
+    Bug(
+        "uploaded weights read as another dataset keep their old identity",
+        "explorer/ui/network.py",
+        'f"upload:{file.sha256}:{trained_on}",',
+        'f"upload:{file.sha256}",',
+        (
+            "tests/test_page_feature_maps.py::test_uploaded_weights_read_as_another_dataset_are_recomputed",
+        ),
+    ),
+    Bug(
+        "the optimised input's cache forgets the conv3 map",
+        "explorer/ui/inside_sections.py",
+        "key = (ctx.identity, channel, MAXIMISE_STEPS, MAXIMISE_SEED)",
+        "key = (ctx.identity, MAXIMISE_STEPS, MAXIMISE_SEED)",
+        (*CACHES, *PAGE_INSIDE),
+    ),
+    Bug(
+        "a class chosen for one image stays chosen for the next",
+        "explorer/ui/inside.py",
+        'mark = f"{ctx.weights_id}|{inp.key}"',
+        "mark = ctx.weights_id",
+        PAGE_INSIDE,
+    ),
+    # ---------------------------------------------------------------- exports
+    Bug(
+        "a slide's colour bar runs the wrong way",
+        "explorer/export/slides.py",
+        "ramp = np.tile(np.linspace(bar.lo, bar.hi, x1 - x0), (y1 - y0, 1))",
+        "ramp = np.tile(np.linspace(bar.hi, bar.lo, x1 - x0), (y1 - y0, 1))",
+        EXPORT,
+    ),
+    Bug(
+        "a slide's colour bar swaps its end numbers",
+        "explorer/export/slides.py",
+        "labels = [(format_value(lo), 0.0), (format_value(hi), 1.0)]",
+        "labels = [(format_value(hi), 0.0), (format_value(lo), 1.0)]",
+        EXPORT,
+    ),
+    Bug(
+        "a stage's montage slide has another stage's title",
+        "explorer/ui/content.py",
+        '"map" if per_map else "layer", info.title)',
+        '"map" if per_map else "layer", STAGE_BY_NAME["conv1"].title)',
+        PAGE_FM,
+    ),
+    Bug(
+        "the GIF plays its frames backwards",
+        "explorer/export/animation.py",
+        "frames = _gif_frames(_draw_frames(trace, layout))",
+        "frames = _gif_frames(reversed(list(_draw_frames(trace, layout))))",
+        EXPORT,
+    ),
+    Bug(
+        "the exported script uses the wrong padding",
+        "explorer/export/code.py",
+        'lines.append(f"padding, stride, dilation = {padding}, {s.stride}, {s.dilation}")',
+        'lines.append(f"padding, stride, dilation = {padding + 1}, {s.stride}, {s.dilation}")',
+        EXPORT,
+    ),
+    Bug(
+        "a slide drops the minus sign of negative numbers",
+        "explorer/export/text.py",
+        '"\\N{MINUS SIGN}": "-",',
+        '"\\N{MINUS SIGN}": "",',
+        EXPORT,
+    ),
+    Bug(
+        "the per-channel CSV swaps row and column",
+        "explorer/share.py",
+        'lines += [f"{i // w},{i % w}," + ",".join(map(repr, p)) for i, p in enumerate(pixels)]',
+        'lines += [f"{i % w},{i // w}," + ",".join(map(repr, p)) for i, p in enumerate(pixels)]',
+        ("tests/test_share.py",),
+    ),
+    # ---------------------------------------------------------------- weights
+    Bug(
+        "a weights file one byte over the limit is read",
+        "explorer/weights_file.py",
+        "    if len(data) > MAX_WEIGHTS_BYTES:\n",
+        "    if len(data) > MAX_WEIGHTS_BYTES + 1:\n",
+        HOSTILE_WEIGHTS,
+    ),
+    Bug(
+        "a tensor that declares more than it stores is not counted",
+        "explorer/weights_file.py",
+        "if max(stored, declared) > MAX_WEIGHTS_BYTES:",
+        "if stored > MAX_WEIGHTS_BYTES:",
+        HOSTILE_WEIGHTS,
+    ),
+    Bug(
+        "a tensor of the wrong shape but the right size is accepted",
+        "explorer/weights_file.py",
+        "if tuple(value.shape) != shape:",
+        "if value.numel() != math.prod(shape):",
+        HOSTILE_WEIGHTS,
+    ),
+    Bug(
+        "the MNIST weights get CIFAR-10's normalisation",
+        "explorer/model.py",
+        "            pre = _preprocessing_from_card(card, fallback)\n",
+        "            pre = _preprocessing_from_card(card, fallback)\n"
+        '            if key == "simplecnn-mnist":\n'
+        "                pre = Preprocessing(\n"
+        '                    CIFAR10_PREPROCESSING.mean, CIFAR10_PREPROCESSING.std, "digit"\n'
+        "                )\n",
+        PAGE_FM,
+    ),
+    Bug(
+        "torch.load may run the code in a file (weights_only=False)",
+        "explorer/weights_file.py",
+        "return torch.load(io.BytesIO(data), map_location=location, weights_only=True)",
+        "return torch.load(io.BytesIO(data), map_location=location, weights_only=False)",
+        HOSTILE_WEIGHTS,
+    ),
+    Bug(
+        "NaN weights are accepted",
+        "explorer/weights_file.py",
+        "if not torch.isfinite(value).all():",
+        "if False:",
+        HOSTILE_WEIGHTS,
+    ),
+    Bug(
+        "the untrained network is not seeded",
+        "explorer/model.py",
+        "            torch.manual_seed(seed)\n",
+        "",
+        PAGE_FM,
     ),
 )
 

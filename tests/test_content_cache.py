@@ -9,9 +9,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
-from explorer.features import ModelInput
-from explorer.model import available_devices
+from explorer.features import ModelInput, preprocess
+from explorer.model import DeviceInfo, available_devices
 from explorer.receptive_field import receptive_field
 from explorer.samples import gallery, load_gallery_image
 from explorer.ui import content
@@ -137,3 +138,57 @@ def test_a_capture_without_its_identity_is_never_cached(two) -> None:
     anonymous = dataclasses.replace(two["acts_a"], identity="")
     with pytest.raises(Exception, match="identity"):
         content.stage_pictures(anonymous, False)
+
+
+def test_two_drawings_described_alike_are_two_inputs(two) -> None:
+    """Every drawing is "your drawing", every upload of a file the same name: an input is
+    told apart by its pixels, so a student's second drawing gets its own numbers, not those
+    of the first."""
+    cifar = two["cifar"]
+    first = ModelInput(two["a"].image, "your drawing")
+    second = ModelInput(two["b"].image, "your drawing")
+    for inp in (first, second):
+        acts = content.capture(cifar, inp)
+        with torch.no_grad():  # the same weights and pixels run by plain PyTorch
+            expected = cifar.cpu_model(preprocess(inp.image, cifar.preprocessing))[0].numpy()
+        np.testing.assert_array_equal(acts.logits, expected)
+
+
+def test_a_network_on_another_device_is_run_there(two) -> None:
+    """The device is part of a network's identity: what was computed on the CPU is not handed
+    to a session that asked for a GPU (its device, its timing and a GPU's failure are its
+    own). A device that always fails ("meta": shapes without numbers) stands in for a GPU, so
+    this runs the same on any machine."""
+    cpu = content.capture(two["cifar"], two["a"])
+    failing = builtin_context("simplecnn-cifar10", DeviceInfo("meta", "a GPU that fails", True))
+    there = content.capture(failing, two["a"])
+    assert cpu.fallback_reason is None
+    assert there.fallback_reason is not None and "meta" in there.fallback_reason
+    np.testing.assert_array_equal(there.logits, cpu.logits)  # the CPU's numbers, said so
+
+
+def test_the_optimised_input_follows_the_conv3_map(two, monkeypatch) -> None:
+    """Each conv3 map gets its own optimised input; what the page reports for it (the map's
+    mean on that input) is that map's mean by plain PyTorch."""
+    from explorer import attribution
+    from explorer.ui import inside_sections
+
+    real = attribution.maximise_channel
+    monkeypatch.setattr(
+        attribution, "maximise_channel", lambda *a, **k: real(*a, **{**k, "steps": 4})
+    )
+    cifar = two["cifar"]
+    inside_sections._MAXIMISED.clear()
+    try:
+        for channel in (11, 12):
+            best = inside_sections.maximised_input(cifar, channel)
+            assert best is not None and best.channel == channel
+            m = cifar.cpu_model
+            with torch.no_grad():
+                x = preprocess(best.image, cifar.preprocessing)
+                conv3 = m.conv3(m.pool(torch.relu(m.conv2(m.pool(torch.relu(m.conv1(x)))))))
+            assert best.mean == pytest.approx(float(conv3[0, channel].mean()), rel=1e-5)
+        again = inside_sections.maximised_input(cifar, 11, compute=False)
+        assert again is not None and again.channel == 11
+    finally:
+        inside_sections._MAXIMISED.clear()

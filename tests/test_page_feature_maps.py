@@ -390,12 +390,35 @@ def test_side_by_side_runs_the_same_input_through_another_network(at: AppTest) -
     assert len(lines) == 2 and lines[1].startswith(f"**{untrained.label}** says")
     # The untrained network's answer from its own seeded initialisation, run by plain PyTorch
     # on the same input (normalised as that network expects).
-    from explorer.weights_file import load_choice
+    from explorer.model import UNTRAINED_SEED
 
     assert untrained.preprocessing == builtin_weights()[0].preprocessing
+    with torch.random.fork_rng(), torch.no_grad():  # torch's own seeded initialisation
+        torch.manual_seed(UNTRAINED_SEED)
+        probabilities = torch.softmax(SimpleCNN().eval()(reference_input(at)), dim=1)[0]
+    k = int(probabilities.argmax())
+    assert f"says **{untrained.classes[k]}** ({float(probabilities[k]):.1%})" in lines[1]
+
+
+def test_the_mnist_network_gets_the_normalisation_it_was_trained_with(at: AppTest) -> None:
+    """MNIST's own mean and standard deviation (0.1307 and 0.3081, of its 60,000 training
+    digits), not CIFAR-10's: the caption a student reads, and the probabilities computed
+    from it by plain PyTorch."""
+    at.selectbox(key="net_weights").set_value("simplecnn-mnist").run()
+    assert not at.exception
+    said = [c.value for c in at.caption if c.value.startswith("(pixel/255")]
+    assert len(said) == 3 and all(c.startswith("(pixel/255 − 0.1307) / 0.3081 →") for c in said)
+    from explorer.samples import load_gallery_image
+
+    item = {i.key: i for i in gallery("mnist")}[at.selectbox(key="net_image").value]
+    image = torch.from_numpy(load_gallery_image(item).astype(np.float32) / 255).permute(2, 0, 1)
     with torch.no_grad():
-        logits = load_choice(untrained).eval()(reference_input(at))[0]
-    assert f"says **{untrained.classes[int(logits.argmax())]}**" in lines[1]
+        logits = reference_model("simplecnn-mnist")(((image - 0.1307) / 0.3081)[None])
+        expected = torch.softmax(logits, dim=1)[0].numpy()
+    rows = bars(at, "**Probability of each class (softmax)**")
+    assert len(rows) == 10
+    for name, text in rows:
+        assert abs(float(text.rstrip("%")) / 100 - expected[int(name)]) <= 0.0005 + 1e-9
 
 
 def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
@@ -414,6 +437,19 @@ def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
     button = next(b.proto for b in at.get("download_button") if b.proto.id.endswith("fm_dl_pool2"))
     picture = Image.open(io.BytesIO(stored[button.deferred_file_id]()))
     assert picture.format == "PNG" and picture.size[0] > 400
+    # The slide of pool2: its maps by plain PyTorch, under pool2's own title.
+    from explorer.export.slides import montage_slide
+
+    model = reference_model()
+    with torch.no_grad():
+        x = model.pool(torch.relu(model.conv1(reference_input(at))))
+        pool2 = model.pool(torch.relu(model.conv2(x)))[0].numpy()
+    slide = montage_slide(pool2, "nonnegative", "layer", "pool2 — max-pool 2×2 → 8×8")
+    pixels = np.asarray(picture.convert("RGB"))
+    assert pixels.shape == slide.pixels.shape
+    title_band = slice(0, slide.picture_origin[1])
+    np.testing.assert_array_equal(pixels[title_band], slide.pixels[title_band])
+    assert np.abs(pixels.astype(int) - slide.pixels).max() <= 1  # the maps' colours too
 
 
 def test_links_lead_from_the_answer_and_the_enlarged_map_to_their_arithmetic(at: AppTest) -> None:

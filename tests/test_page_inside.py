@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from explorer import attribution
@@ -127,10 +128,48 @@ def test_softmax_table_is_torch_softmax(at, reference_model) -> None:
         r"^\| \**(\d+): (\w+)\** \| ([^|]+) \| ([^|]+) \| \**([\d.]+)\**", table, re.M
     )
     assert len(rows) == 10
-    for k, name, logit, _, p in rows:
+    z = expected["fc2"].astype(np.float64)
+    exps = np.exp(z - z.max())  # the table's middle column, by NumPy from PyTorch's logits
+    for k, name, logit, e, p in rows:
         assert name == CIFAR.classes[int(k)]
         assert float(logit) == pytest.approx(float(expected["fc2"][int(k)]), abs=6e-5)
+        assert float(e) == pytest.approx(exps[int(k)], rel=1e-5, abs=1e-6)
         assert float(p) == pytest.approx(float(expected["softmax"][int(k)]), abs=6e-7)
+    # The sum row: the sum of every exp (the divisor), and the probabilities adding up to 1.
+    sum_row = re.compile(r"^\| \*\*sum\*\* \| \| \*\*([\d.e+-]+)\*\* \| ([\d.]+) \|$", re.M)
+    total, ones = sum_row.search(table).groups()
+    assert float(total) == pytest.approx(exps.sum(), rel=1e-5)
+    assert float(ones) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_conv_table_lists_pytorchs_channel_sums_and_adds_up(at, reference_model) -> None:
+    """conv2[0, 4, 4]'s table: the four input channels with the largest sums, each equal to
+    its 3×3 window of pool1 times filter 0's slice (by PyTorch), then the other channels, the
+    bias, and the total — which the rows, as written, add up to."""
+    expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
+    window = F.pad(torch.from_numpy(expected["pool1"]), (1, 1, 1, 1))[:, 4:7, 4:7]  # 32×3×3
+    with torch.no_grad():
+        sums = (window * reference_model.conv2.weight[0]).sum(dim=(1, 2)).double().numpy()
+        bias = float(reference_model.conv2.bias[0])
+    table = next(m.value for m in at.markdown if m.value.startswith("| one sum per input"))
+    rows = dict(re.findall(r"^\| (.+?) \| \**(-?[\d.e+-]+)\** \|$", table, re.M))
+    listed = {
+        int(name.removeprefix("pool1 channel ")): float(value)
+        for name, value in rows.items()
+        if name.startswith("pool1 channel ")
+    }
+    largest = sorted(range(32), key=lambda i: -abs(sums[i]))[:4]
+    assert sorted(listed) == sorted(largest)
+    for channel, value in listed.items():
+        assert value == pytest.approx(sums[channel], abs=6e-5), channel
+    rest = float(rows["the other 28 channels, summed"])
+    assert rest == pytest.approx(sums.sum() - sums[largest].sum(), abs=6e-5)
+    assert float(rows["bias of filter 0"]) == pytest.approx(bias, abs=6e-5)
+    total = float(rows["**= conv2[0, 4, 4]**"])
+    assert total == pytest.approx(float(expected["conv2"][0, 4, 4]), abs=6e-5)
+    assert sum(listed.values()) + rest + float(rows["bias of filter 0"]) == pytest.approx(
+        total, abs=3e-4
+    )  # six numbers each written to 4 decimals
 
 
 def test_receptive_field_of_a_conv3_cell(at) -> None:
@@ -195,7 +234,7 @@ def test_optimising_an_input_shows_it(monkeypatch) -> None:
     assert not at.exception
     assert "An input made for conv3 map 11" in captions(at)
     words = next(m.value for m in at.markdown if "small steps" in m.value)
-    assert "6 small steps" in words and "mean of conv3 map 11" in words
+    assert re.search(r"\b6 small steps", words) and "mean of conv3 map 11" in words
     assert not any(b.key == "in_maximise" for b in at.button)  # the result took its place
     at.run()  # computed once, for every session: shown again without the button
     assert not any(b.key == "in_maximise" for b in at.button)

@@ -49,8 +49,14 @@ def maximised_input(
     if not compute:
         return None
     found = maximise_channel(
-        ctx.model, ctx.preprocessing, channel, device=ctx.device.device, progress=progress
-    )
+        ctx.model,
+        ctx.preprocessing,
+        channel,
+        MAXIMISE_STEPS,
+        MAXIMISE_SEED,
+        device=ctx.device.device,
+        progress=progress,
+    )  # the steps and seed of the key, always
     with _MAXIMISED_LOCK:
         _MAXIMISED[key] = found
         while len(_MAXIMISED) > MAXIMISED_ENTRIES:
