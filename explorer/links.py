@@ -33,6 +33,9 @@ LINK_PARAMS: dict[str, str] = {
     "layer": "feature_maps", "map": "feature_maps", "scale": "feature_maps",
     # Inside the network (explorer.network_state.InsideState)
     "stage": "inside", "cell": "inside", "class": "inside", "channel": "inside",
+    # Train it yourself (explorer.train_state.TrainState)
+    "data": "train", "n": "train", "ep": "train", "bs": "train", "opt": "train", "lr": "train",
+    "sched": "train", "wd": "train", "aug": "train", "from": "train", "seed": "train",
     # presenter mode, on every page (explorer.ui.widgets)
     "present": "presenter", "hide": "presenter",
 }  # fmt: skip

@@ -30,6 +30,8 @@ from explorer.samples import GalleryItem, gallery
 from explorer.stages import SPATIAL_STAGES, STAGE_BY_NAME, STAGE_NAMES
 
 UPLOAD = "upload"  # the weights choice "your own file": its bytes live in the session only
+TRAINED = "trained"  # "Your network (trained here)": made on the Train page, in the session only
+OWN_WEIGHTS = (UPLOAD, TRAINED)  # weights whose file lives in the session, not in assets/
 DATASETS = {"cifar10": "CIFAR-10 photos", "mnist": "MNIST digits"}
 SCALES = {"layer": "Shared by the layer", "map": "Each map on its own"}
 MAX_MAPS = 128  # conv3 has the most maps
@@ -41,6 +43,7 @@ MAX_CLASSES_IN_LINK = 1000  # explorer.model.MAX_CLASSES
 def _weights_labels() -> dict[str, str]:
     labels = {c.key: c.label for c in builtin_weights()}
     labels[UPLOAD] = "Upload your own (.pt)"
+    labels[TRAINED] = "Your network (trained here)"
     return labels
 
 
@@ -67,7 +70,7 @@ class NetworkState:
     """The network pages' set-up. Field defaults carry their reason."""
 
     weights: str = DEFAULT_WEIGHTS  # trained weights: the maps show learned patterns
-    upload_dataset: str = "cifar10"  # what uploaded 10-class weights were trained on
+    upload_dataset: str = "cifar10"  # what the session's own weights were trained on
     input: str = "gallery"  # exact test images with their true label: right or wrong is known
     image: str | None = None  # a gallery key of the weights' dataset; None: its first image
     layer: str = "conv1"  # the first maps look most like the picture
@@ -79,7 +82,7 @@ class NetworkState:
     @property
     def dataset(self) -> str:
         """The gallery (and the drawing's preparation) that matches the weights."""
-        if self.weights == UPLOAD:
+        if self.weights in OWN_WEIGHTS:
             return self.upload_dataset
         return BUILTIN_DATASET.get(self.weights, "cifar10")
 
@@ -118,7 +121,7 @@ class NetworkState:
         always written, default or not: a link followed inside a session must set them, not
         keep whatever the session had."""
         params = {"w": self.weights}
-        if self.weights == UPLOAD:
+        if self.weights in OWN_WEIGHTS:
             params["wdata"] = self.upload_dataset
         if self.input != "gallery":
             params["in"] = self.input
@@ -172,6 +175,8 @@ class NetworkState:
         lost = []
         if self.weights == UPLOAD:
             lost.append("uploaded weights")
+        elif self.weights == TRAINED:
+            lost.append("a network trained here")
         if self.input == "draw":
             lost.append("a drawing")
         elif self.input == "upload":

@@ -6,5 +6,27 @@ import as packages. Tests run from the root, where Streamlit looks for ``.stream
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 os.chdir(ROOT)
+
+
+@pytest.fixture
+def navigation_has_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AppTest run as the server runs once ``st.navigation`` has run in its process.
+
+    AppTest resets Streamlit's process-wide "legacy ``pages/`` folder" flag before each run,
+    so each run first executes the page on its own; the page's ``use_app_navigation`` then
+    reruns it through app.py, and that rerun drops a button's click (a click lasts one run).
+    On the real server the flag stays off after the first visitor, so a click reaches the
+    page. Keeping the flag off after AppTest's reset reproduces that server."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def after_navigation(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", after_navigation)

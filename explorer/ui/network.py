@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explorer.errors import UserError, literal_markdown
-from explorer.network_state import DATASETS, NETWORK_CHOICES, UPLOAD, NetworkState
+from explorer.network_state import DATASETS, NETWORK_CHOICES, TRAINED, UPLOAD, NetworkState
 from explorer.ui import widgets
 from explorer.ui.state import Bound
 
@@ -206,6 +206,7 @@ def _device_picker() -> DeviceInfo:
 
 
 UPLOADED_WEIGHTS = "net_weights_upload"  # the session's WeightsFile, kept across pages
+TRAINED_WEIGHTS = "net_trained"  # the network trained on the Train page (a WeightsFile)
 
 
 def _weights_upload(state: NetworkState) -> WeightsFile | None:
@@ -250,15 +251,20 @@ def network_sidebar() -> NetworkContext | None:
     is the first thing a student changes), the device and the model card (in the sidebar).
     Returns None (after saying why) when uploaded weights are missing or unusable."""
     st.sidebar.header("The network")
+    trained = ss.get(TRAINED_WEIGHTS) is not None or NET.get().weights == TRAINED
     NET.choice(
         st.columns([2, 3])[0].selectbox,
         "weights",
         "Weights",
+        # "Your network" is offered once there is one (or a link asks for it: then it says how)
+        options=[k for k in NETWORK_CHOICES["weights"].labels if k != TRAINED or trained],
         help="The numbers inside the filters and layers. Trained weights recognise things; "
         "untrained ones are random.",
     )
     state = NET.get()
     device = _device_picker()
+    if state.weights == TRAINED:
+        return _trained_context(state, device)
     if state.weights != UPLOAD:
         ctx = builtin_context(state.weights, device)
         _model_card(ctx.card)
@@ -279,6 +285,25 @@ def network_sidebar() -> NetworkContext | None:
     st.sidebar.success(
         f"Loaded {literal_markdown(file.name)}: {len(ctx.classes)} classes, read as "
         f"{DATASETS[state.upload_dataset]} weights."
+    )
+    return ctx
+
+
+def _trained_context(state: NetworkState, device: DeviceInfo) -> NetworkContext | None:
+    """The network trained on the Train page in this session, or None (after saying how to
+    make one: a link cannot carry it)."""
+    file = ss.get(TRAINED_WEIGHTS)
+    if file is None:
+        st.info(
+            "There is no network trained in this session yet: train one on the page "
+            "“Train it yourself”, or choose built-in weights. A link cannot carry a network "
+            "trained elsewhere."
+        )
+        return None
+    ctx = uploaded_context(file, state.upload_dataset, device)
+    st.sidebar.caption(
+        f"Your network, trained here on {DATASETS[state.upload_dataset]}: its held-out "
+        "accuracy is on the Train page."
     )
     return ctx
 

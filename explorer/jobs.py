@@ -1,0 +1,702 @@
+"""The server-wide queue for long work (training a network, activation maximisation).
+
+    queue = JobQueue(max_running=1, max_queued=64, torch_threads=1)   # one per server
+    job = queue.submit("explorer.some_module:some_function", owner=session_id, epochs=3)
+    job.status, job.position(), job.events, job.result, job.error     # what a page shows
+    job.pause(); job.step(); job.resume(); job.stop()                  # what its buttons do
+
+A job function, importable by its ``"module:function"`` name, runs in a worker process:
+
+    def some_function(control: Control, emit: Callable[[object], None], **kwargs) -> object:
+        for batch in batches:
+            control.checkpoint()        # returns at once while running; blocks while paused;
+            ...                         # raises Stopped once the job is stopped
+            emit({"loss": loss})        # any picklable event, on its way to job.events at once
+        return result                   # picklable; becomes job.result
+
+Why processes. Every browser session of a Streamlit server is a thread of one process, and they
+share one GIL. Work of more than a fraction of a second in a script thread makes every other
+student's page wait (DESIGN.md section 10), so long work runs in worker processes: one per job,
+started when the job leaves the queue and ended when it finishes. A fresh process per job also
+gives back all of a job's memory when it ends, and a job that crashes (segfault, out of memory,
+killed) takes nothing else with it: its job becomes "failed" with a sentence and its slot frees.
+
+Why "spawn". The server process has many threads (Tornado, every session's script run, this
+module's reader). "fork" copies the process with only the forking thread alive: locks held by
+the others at that instant (the logging module's, torch's thread pool, the allocator's) stay
+locked forever in the child, which hangs at random (an OpenMP thread pool used before the fork,
+as torch's is, is a known way to hang the child). "spawn" starts a clean interpreter that
+imports only what the job needs; it costs a fraction of a second per job, nothing next to
+training. One trap: "spawn" makes the child run the parent's ``__main__`` module again, and
+while a Streamlit script runs, ``sys.modules["__main__"]`` *is* that page script (Streamlit
+installs it there), so every worker would run the page. A job is found by its "module:function"
+name and never needs the parent's main, so while a worker starts, spawn is shown an empty
+``__main__`` (``_neutral_main``).
+
+Why torch's threads are capped (``torch_threads``, 1 by default). torch starts one intra-op thread
+per core in every process. On the class server (2 shared cores) two jobs, or one job next to the
+Streamlit process, with 2 threads each oversubscribe the cores (OpenMP threads spin while they
+wait for each other): one activation maximisation measured 63.5 s with torch's default 2
+threads on a busy server and 2.3 s with 1 thread. The worker sets OMP_NUM_THREADS,
+MKL_NUM_THREADS and OPENBLAS_NUM_THREADS before anything imports torch or NumPy (so a job that
+imports torch lazily gets the cap too), and calls ``torch.set_num_threads`` as well when torch is
+already loaded. A job that wants more threads on a bigger machine gets them from the queue's
+setting, not its own (torch reads OMP_NUM_THREADS as at most one thread per core: a cap, which
+is what it is for).
+
+How it travels. Each worker has a one-way Pipe to the server. ``emit`` pickles the event at once
+(so later changes to a NumPy array do not change what was sent) and hands the bytes to a sender
+thread in the worker, so the job never waits on the server. In the server one daemon thread reads
+every worker's pipe, and watches every worker's process sentinel, with
+``multiprocessing.connection.wait``: it sleeps until something arrives; nothing polls, and the
+script threads only read ``Job`` fields. Control goes the other way through
+shared memory: a small array holding the mode (running / paused / stopped), the steps granted
+and the steps spent, each written by one side only, so no lock is shared with a process that may
+be killed at any instant (a worker killed inside a shared lock would freeze the server). A paused
+worker blocks on a "doorbell" pipe that the server rings (one byte, never blocking) after every
+change: ``checkpoint`` sleeps while paused instead of spinning.
+
+Slots. At most ``max_running`` workers hold a slot; a job frees its slot the moment its result,
+failure or stop arrives (or its process dies), and the next queued job starts then. A stop is
+cooperative (the next ``checkpoint`` raises ``Stopped``); a worker that has not ended
+``stop_grace_s`` seconds after a stop is killed. A paused job keeps its slot (its process holds
+the network it is working on), so a page should not let a paused job sit forever. A paused
+*queued* job keeps its place in the line but is passed over until resumed, so it holds nobody up.
+
+Finished jobs are kept (the last ``keep_finished``) so a page can still show their results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import queue
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing import connection, get_context
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+from explorer.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_SPAWN = get_context("spawn")
+
+# A started job's control state, shared with its worker: _MODE, _GRANTED and _STEPPING are
+# written by the server only, _USED by the worker only (so nothing needs a lock).
+_MODE, _GRANTED, _USED, _STEPPING = range(4)
+_RUNNING, _PAUSED, _STOPPED = 0, 1, 2
+
+ACTIVE_STATUSES = frozenset({"queued", "running", "paused"})
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+class Stopped(Exception):
+    """Raised by ``Control.checkpoint()`` in the worker once the job has been stopped."""
+
+
+class JobQueueFull(UserError):
+    """The server's queue of waiting jobs is full; the sentence asks the student to wait."""
+
+
+class Control:
+    """What a job function gets to obey pause, step and stop: call ``checkpoint()`` between units
+    of work (each training batch, each optimisation step).
+
+    ``Control()`` with no arguments never pauses nor stops: handy to call a job function directly
+    (in its own tests, say) without a queue."""
+
+    def __init__(
+        self, shared: Any = None, bell: connection.Connection | None = None, parent_pid: int = 0
+    ) -> None:
+        self._shared = shared  # RawArray("q", 4): _MODE, _GRANTED, _USED, _STEPPING
+        self._bell = bell  # the read end of the server's doorbell
+        self._parent_pid = parent_pid
+
+    def checkpoint(self) -> None:
+        """Return at once while running; block while paused (until resumed, or for one step:
+        return once, then block at the next call); raise ``Stopped`` once stopped, or once the
+        server that started this worker is gone."""
+        if self._shared is None or self._bell is None:
+            return
+        while True:
+            if self._may_go_on():
+                return
+            # Empty the doorbell, look again, and only then sleep: a change made after this
+            # look rings the bell again, so no wake-up is lost.
+            try:
+                while self._bell.poll():
+                    self._bell.recv_bytes()
+            except EOFError:
+                raise Stopped("the server that started this job has gone") from None
+            if self._may_go_on():
+                return
+            self._bell.poll(None)
+
+    def _may_go_on(self) -> bool:
+        """True when running or a step is granted (spending it); raise Stopped when stopped."""
+        shared = self._shared
+        if self._parent_pid and os.getppid() != self._parent_pid:
+            raise Stopped("the server that started this job has gone")
+        mode = shared[_MODE]
+        if mode == _RUNNING:
+            return True
+        if mode == _STOPPED:
+            raise Stopped("the job was stopped")
+        if shared[_GRANTED] > shared[_USED]:
+            shared[_USED] += 1
+            return True
+        return False
+
+    @property
+    def stepping(self) -> bool:
+        """True while the job advances one step at a time (after ``step()``, until ``resume()``):
+        a job may emit more detail then."""
+        return self._shared is not None and bool(self._shared[_STEPPING])
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of long work and everything a page shows about it. The queue's threads update
+    the fields; pages only read them and call the control methods."""
+
+    id: str
+    owner: str
+    target: str  # "module:function"
+    kwargs: dict[str, Any]
+    status: str = "queued"  # "queued" | "running" | "paused" | "done" | "failed" | "stopped"
+    events: list[Any] = field(default_factory=list, repr=False)  # every event so far, in order
+    result: Any = None  # once done
+    error: str | None = None  # a sentence (no traceback) once failed
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    _queue: JobQueue | None = field(default=None, repr=False)
+    _payload: bytes = field(default=b"", repr=False)  # the pickled kwargs, as submitted
+    _held: bool = field(default=False, repr=False)  # paused while queued: passed over
+    _steps: int = field(default=0, repr=False)  # steps granted while queued
+    _stepping: bool = field(default=False, repr=False)  # step() while queued
+    _worker: _Worker | None = field(default=None, repr=False)
+
+    def position(self) -> int | None:
+        """1 = next to run, 2 = after that, …; None when not queued. A paused queued job shows
+        the place it would take if resumed now."""
+        return self._owner_queue()._position(self)
+
+    def pause(self) -> None:
+        """Hold the job at its next checkpoint (a queued job stays queued and is passed over)."""
+        self._owner_queue()._act(self, "pause")
+
+    def resume(self) -> None:
+        """Let a paused or stepping job run freely again."""
+        self._owner_queue()._act(self, "resume")
+
+    def step(self) -> None:
+        """Let the job pass exactly one more checkpoint, then hold it (stepping mode)."""
+        self._owner_queue()._act(self, "step")
+
+    def stop(self) -> None:
+        """End the job: a queued one leaves the queue, a started one ends at its next checkpoint
+        (or is killed after the queue's grace time). Its status is "stopped" at once."""
+        self._owner_queue()._act(self, "stop")
+
+    @property
+    def active(self) -> bool:
+        """Queued, running or paused: not finished in any way."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def held(self) -> bool:
+        """A queued job that was paused: it keeps its place but is passed over until resumed."""
+        return self.status == "queued" and self._held
+
+    def _owner_queue(self) -> JobQueue:
+        if self._queue is None:
+            raise RuntimeError("this job does not belong to a JobQueue")
+        return self._queue
+
+
+@dataclass(eq=False)
+class _Worker:
+    """A started job's process, its pipes and its shared control state (server side)."""
+
+    job: Job
+    process: BaseProcess
+    conn: connection.Connection | None  # messages from the worker; None once it closed its end
+    bell: connection.Connection  # the doorbell's write end (non-blocking)
+    shared: Any  # RawArray("q", 4)
+    holds_slot: bool = True  # until the result, failure or stop arrives, or the process ends
+    kill_at: float | None = None  # when it must have exited (after a stop or a result)
+
+    def pause(self) -> None:
+        self.shared[_GRANTED] = self.shared[_USED]  # forget steps not yet spent
+        self.shared[_MODE] = _PAUSED
+        self.ring()
+
+    def resume(self) -> None:
+        self.shared[_STEPPING] = 0
+        self.shared[_MODE] = _RUNNING
+        self.ring()
+
+    def step(self) -> None:
+        shared = self.shared
+        if shared[_MODE] == _STOPPED:
+            return
+        base = max(shared[_GRANTED], shared[_USED]) if shared[_MODE] == _PAUSED else shared[_USED]
+        shared[_GRANTED] = base + 1  # before the mode: the worker reads the mode first
+        shared[_STEPPING] = 1
+        shared[_MODE] = _PAUSED
+        self.ring()
+
+    def stop(self) -> None:
+        self.shared[_MODE] = _STOPPED
+        self.ring()
+
+    def ring(self) -> None:
+        # Full (the worker has wake-ups waiting anyway) or the worker is gone: nothing to do.
+        with contextlib.suppress(OSError):
+            self.bell.send_bytes(b"!")
+
+
+class JobQueue:
+    """The server-wide queue: at most ``max_running`` jobs run at once, each in its own worker
+    process with torch capped at ``torch_threads`` threads; at most ``max_queued`` wait.
+    Thread-safe: every method may be called from any session's thread at once."""
+
+    def __init__(
+        self,
+        max_running: int = 1,
+        max_queued: int = 64,
+        torch_threads: int = 1,
+        *,
+        keep_finished: int = 200,
+        stop_grace_s: float = 5.0,
+    ) -> None:
+        if max_running < 1 or max_queued < 0 or torch_threads < 1 or keep_finished < 0:
+            raise ValueError("max_running and torch_threads must be ≥ 1, the others ≥ 0")
+        self.max_running = max_running
+        self.max_queued = max_queued
+        self.torch_threads = torch_threads
+        self.keep_finished = keep_finished
+        self.stop_grace_s = stop_grace_s
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}  # submission order
+        self._queued: list[Job] = []  # the line, first = oldest
+        self._workers: list[_Worker] = []  # started processes not yet reaped
+        self._finished: deque[str] = deque()  # ids of finished jobs, oldest first
+        self._closed = False
+        self._wake_reader_r, self._wake_reader_w = _SPAWN.Pipe(duplex=False)
+        self._reader_woken = False
+        self._reader = threading.Thread(target=self._read_loop, name="job-reader", daemon=True)
+        self._reader.start()
+
+    # -- what pages call ---------------------------------------------------------------------
+
+    def submit(self, target: str, owner: str, **kwargs: Any) -> Job:
+        """Queue ``target`` ("module:function") for ``owner`` (a session id) with ``kwargs``
+        (picklable; pickled now, so later changes do not reach the job). It starts at once
+        when a slot is free. Raises JobQueueFull when ``max_queued`` jobs already wait."""
+        module, _, function = target.partition(":")
+        if not module or not function:
+            raise ValueError(f"a job target is 'module:function', not {target!r}")
+        payload = bytes(ForkingPickler.dumps(kwargs))
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job queue has been shut down")
+            if len(self._queued) >= self.max_queued:
+                raise JobQueueFull(
+                    f"The server is busy: {len(self._queued)} jobs are already waiting. "
+                    "Please try again in a few minutes."
+                )
+            job = Job(id=secrets.token_hex(8), owner=owner, target=target, kwargs=kwargs)
+            job._queue = self
+            job._payload = payload
+            self._jobs[job.id] = job
+            self._queued.append(job)
+            self._schedule()
+        return job
+
+    def jobs(self, owner: str | None = None) -> list[Job]:
+        """Every job kept (active, and the last finished ones), oldest first; ``owner``'s only
+        when given."""
+        with self._lock:
+            return [j for j in self._jobs.values() if owner is None or j.owner == owner]
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None (unknown, or finished long enough ago to be dropped)."""
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def stop_owner(self, owner: str) -> None:
+        """Stop every active job of ``owner`` (a closed session, say)."""
+        with self._lock:
+            for job in [j for j in self._jobs.values() if j.owner == owner and j.active]:
+                self._act(job, "stop")
+
+    def shutdown(self) -> None:
+        """Stop every job, wait for the workers to end (killing those that do not within the
+        grace time) and end the reader thread. Idempotent."""
+        with self._lock:
+            if self._closed and not self._reader.is_alive():
+                return
+            self._closed = True
+            for job in [j for j in self._jobs.values() if j.active]:
+                self._act(job, "stop")
+            self._wake_reader()
+        self._reader.join(timeout=self.stop_grace_s + 10)
+        with self._lock:
+            for worker in self._workers:  # only if the reader failed to reap them
+                worker.process.kill()
+                worker.process.join(timeout=5)
+            if not self._reader.is_alive():
+                self._wake_reader_r.close()
+                self._wake_reader_w.close()
+
+    # -- job methods land here -----------------------------------------------------------------
+
+    def _position(self, job: Job) -> int | None:
+        with self._lock:
+            if job.status != "queued":
+                return None
+            ahead = 0
+            for other in self._queued:
+                if other is job:
+                    return ahead + 1
+                if not other._held:
+                    ahead += 1
+            return None
+
+    def _act(self, job: Job, action: str) -> None:
+        with self._lock:
+            if not job.active:
+                return
+            worker = job._worker
+            if worker is None:  # queued
+                if action == "pause":
+                    job._held = True
+                elif action == "resume":
+                    job._held, job._steps, job._stepping = False, 0, False
+                elif action == "step":
+                    job._held, job._stepping = False, True
+                    job._steps += 1
+                elif action == "stop":
+                    self._queued.remove(job)
+                    self._finish(job, "stopped")
+                self._schedule()
+            elif action == "pause":
+                worker.pause()
+                job.status = "paused"
+            elif action == "resume":
+                worker.resume()
+                job.status = "running"
+            elif action == "step":
+                worker.step()
+                job.status = "paused"
+            elif action == "stop":
+                worker.stop()
+                self._finish(job, "stopped")
+                worker.kill_at = time.monotonic() + self.stop_grace_s
+                self._wake_reader()
+
+    # -- scheduling (under the lock) -------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        """Start queued jobs (oldest first, passing over held ones) while slots are free."""
+        while not self._closed:
+            if sum(w.holds_slot for w in self._workers) >= self.max_running:
+                return
+            job = next((j for j in self._queued if not j._held), None)
+            if job is None:
+                return
+            self._queued.remove(job)
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        shared = _SPAWN.RawArray("q", 4)
+        if job._stepping:  # step() while queued: it starts paused with those steps granted
+            shared[_MODE], shared[_GRANTED], shared[_STEPPING] = _PAUSED, job._steps, 1
+        reader, writer = _SPAWN.Pipe(duplex=False)
+        bell_reader, bell = _SPAWN.Pipe(duplex=False)
+        os.set_blocking(bell.fileno(), False)
+        process = _SPAWN.Process(
+            target=_worker_main,
+            args=(job.target, job._payload, writer, shared, bell_reader, os.getpid()),
+            kwargs={"torch_threads": self.torch_threads},
+            name=f"job-{job.id}",
+            daemon=True,
+        )
+        try:
+            with _neutral_main():
+                process.start()
+        except Exception as exc:
+            log.exception("Could not start a worker for job %s (%s)", job.id, job.target)
+            for end in (reader, writer, bell_reader, bell):
+                end.close()
+            job.error = f"The server could not start this job: {exc}"
+            self._finish(job, "failed")
+            return
+        finally:
+            job._payload = b""
+        # The child has its own copies; ours would keep the pipes from ever ending.
+        writer.close()
+        bell_reader.close()
+        worker = _Worker(job, process, reader, bell, shared)
+        job._worker = worker
+        job.started = time.time()
+        job.status = "paused" if job._stepping else "running"
+        self._workers.append(worker)
+        self._wake_reader()
+
+    def _finish(self, job: Job, status: str) -> None:
+        """Mark ``job`` finished with ``status`` and forget the oldest finished jobs."""
+        job.status = status
+        job.finished = time.time()
+        self._finished.append(job.id)
+        while len(self._finished) > self.keep_finished:
+            self._jobs.pop(self._finished.popleft(), None)
+
+    def _wake_reader(self) -> None:
+        """Make the reader look again at its workers and deadlines (one byte, never more than
+        one pending, so this never blocks)."""
+        if not self._reader_woken:
+            self._reader_woken = True
+            self._wake_reader_w.send_bytes(b"!")
+
+    # -- the reader thread -----------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                if not self._read_once():
+                    return
+            except Exception:  # a bug here must not freeze every job of the server
+                log.exception("The job reader hit an error; it carries on")
+                time.sleep(0.1)
+
+    def _read_once(self) -> bool:
+        """Wait for anything (an event, a process ending, a deadline, a wake-up) and handle it.
+        False once the queue is shut down and every worker reaped."""
+        with self._lock:
+            if self._closed and not self._workers:
+                return False
+            waiting: dict[Any, tuple[str, _Worker | None]] = {self._wake_reader_r: ("wake", None)}
+            for worker in self._workers:
+                if worker.conn is not None:
+                    waiting[worker.conn] = ("conn", worker)
+                waiting[worker.process.sentinel] = ("ended", worker)
+            deadlines = [w.kill_at for w in self._workers if w.kill_at is not None]
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        ended: list[_Worker] = []
+        for ready in connection.wait(list(waiting), timeout):
+            kind, who = waiting[ready]
+            if kind == "wake":
+                with self._lock:
+                    while self._wake_reader_r.poll():
+                        self._wake_reader_r.recv_bytes()
+                    self._reader_woken = False
+            elif kind == "conn" and who is not None:
+                self._receive(who)
+            elif kind == "ended" and who is not None:
+                ended.append(who)
+        for gone in ended:  # after the messages above: _reap reads whatever is left
+            self._reap(gone)
+        self._enforce_deadlines()
+        return True
+
+    def _receive(self, worker: _Worker) -> None:
+        """Read one message from ``worker`` (outside the lock: unpickling may take a while)."""
+        conn = worker.conn
+        if conn is None:
+            return
+        try:
+            message = conn.recv()
+        except EOFError:
+            with self._lock:
+                conn.close()
+                worker.conn = None
+            return
+        except Exception as exc:  # unpicklable here (a class the server cannot import, …)
+            log.exception("Could not read a message from job %s", worker.job.id)
+            message = ("failed", f"The server could not read what the job sent: {exc}", "")
+            worker.stop()
+        self._handle(worker, message)
+
+    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        job = worker.job
+        with self._lock:
+            kind = message[0]
+            if kind == "event":
+                job.events.append(message[1])
+                return
+            # The job's last word: its slot frees now, its process should end in a moment.
+            if kind == "done" and job.active:
+                job.result = message[1]
+                self._finish(job, "done")
+            elif kind == "failed":
+                sentence, trace = message[1], message[2]
+                log.error("Job %s (%s, owner %s) failed: %s\n%s", job.id, job.target,
+                          job.owner, sentence, trace)  # fmt: skip
+                if job.active:
+                    job.error = sentence
+                    self._finish(job, "failed")
+            elif kind == "stopped" and job.active:
+                self._finish(job, "stopped")
+            self._release(worker)
+            if worker.kill_at is None:
+                worker.kill_at = time.monotonic() + self.stop_grace_s
+
+    def _release(self, worker: _Worker) -> None:
+        if worker.holds_slot:
+            worker.holds_slot = False
+            self._schedule()
+
+    def _reap(self, worker: _Worker) -> None:
+        """``worker``'s process has ended: read what it left in the pipe, then settle its job."""
+        while worker.conn is not None and worker.conn.poll():
+            self._receive(worker)
+        with self._lock:
+            if worker.conn is not None:
+                worker.conn.close()
+                worker.conn = None
+            worker.process.join()
+            job = worker.job
+            if job.active:  # it ended without a last word: killed, crashed, exited
+                job.error = _death_sentence(worker.process.exitcode)
+                log.warning("Job %s (%s) ended unexpectedly: %s", job.id, job.target, job.error)
+                self._finish(job, "failed")
+            worker.process.close()
+            worker.bell.close()
+            self._workers.remove(worker)
+            job._worker = None
+            self._release(worker)
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for worker in self._workers:
+                if worker.kill_at is not None and worker.kill_at <= now:
+                    log.warning("Job %s did not end in time; killing its worker", worker.job.id)
+                    worker.process.kill()
+                    worker.kill_at = None  # its sentinel reports the end
+
+
+_MAIN_SWAP = threading.Lock()
+
+
+@contextlib.contextmanager
+def _neutral_main() -> Iterator[None]:
+    """While a worker starts, an empty ``__main__`` (no ``__file__``, no ``__spec__``), so the
+    spawned child runs no main module. ``sys.modules["__main__"]`` is process-wide and Streamlit
+    itself rewrites it at every script run; it is put back only if nobody replaced it meanwhile."""
+    with _MAIN_SWAP:
+        original = sys.modules.get("__main__")
+        neutral = types.ModuleType("__main__")
+        sys.modules["__main__"] = neutral
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is neutral and original is not None:
+                sys.modules["__main__"] = original
+
+
+def _death_sentence(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"The job ended unexpectedly: its worker process was killed ({name})."
+    return f"The job ended unexpectedly: its worker process exited with code {exitcode}."
+
+
+# -- the worker process ------------------------------------------------------------------------
+
+
+def _worker_main(
+    target: str,
+    payload: bytes,
+    conn: connection.Connection,
+    shared: Any,
+    bell: connection.Connection,
+    parent_pid: int,
+    *,
+    torch_threads: int,
+) -> None:
+    """The worker process: run ``target`` with the submitted kwargs, send its events and its last
+    word ("done" + result, "failed" + sentence + traceback, or "stopped") over ``conn``."""
+    _cap_threads(torch_threads)  # before the job's module can import torch or NumPy
+    sender = _Sender(conn)
+    control = Control(shared, bell, parent_pid)
+    last: tuple[Any, ...]
+    try:
+        try:
+            module_name, _, function_name = target.partition(":")
+            function = getattr(importlib.import_module(module_name), function_name)
+        except Exception as exc:
+            raise RuntimeError(f"The job {target!r} could not be loaded: {exc}") from exc
+        _cap_threads(torch_threads)  # in case importing the module loaded torch already
+        kwargs = ForkingPickler.loads(payload)
+        last = ("done", function(control, sender.emit, **kwargs))
+    except Stopped:
+        last = ("stopped",)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's sentence
+        last = ("failed", _sentence(exc), traceback.format_exc())
+    sender.finish(last)
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text if text else f"The job failed ({type(exc).__name__})."
+
+
+def _cap_threads(threads: int) -> None:
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+class _Sender:
+    """The worker's way out: ``emit`` pickles at once and queues the bytes; a thread writes them
+    to the pipe, so the job never waits for the server to read."""
+
+    def __init__(self, conn: connection.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._send_all, name="job-sender", daemon=True)
+        self._thread.start()
+
+    def emit(self, event: object) -> None:
+        self._queue.put(bytes(ForkingPickler.dumps(("event", event))))
+
+    def finish(self, last: tuple[Any, ...]) -> None:
+        """Send ``last`` after every event, then close the pipe."""
+        try:
+            data = bytes(ForkingPickler.dumps(last))
+        except Exception as exc:
+            sentence = f"The job's result could not be sent back: {exc}"
+            data = bytes(ForkingPickler.dumps(("failed", sentence, traceback.format_exc())))
+        self._queue.put(data)
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+    def _send_all(self) -> None:
+        while (data := self._queue.get()) is not None:
+            try:
+                self._conn.send_bytes(data)
+            except OSError:  # the server has gone; nobody is listening
+                return

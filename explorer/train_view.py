@@ -1,0 +1,135 @@
+"""What the Train page shows of a run, from the events its job has sent so far (see
+``explorer.live_training.train_job``): the curves, the conv1 filters at every snapshot, the
+held-out strip's current answers, the last epoch's per-class accuracy and confusion matrix,
+and the progress. Pure functions of plain data; the page only shows them.
+
+    view = run_view(job.events)
+    view.curves            # {"train": [(step, loss, accuracy)…], "held_out": […]}
+    view.filters[-1]       # (step, 32×3×3×3 float32): conv1 now
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class RunView:
+    """Everything a run has reported so far, gathered by kind."""
+
+    progress: dict[str, Any] = field(default_factory=dict)
+    curves: dict[str, list[tuple[int, float, float]]] = field(
+        default_factory=lambda: {"train": [], "held_out": []}
+    )
+    filters: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    strip: dict[str, Any] = field(default_factory=dict)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        """How much of the run is done, 0…1."""
+        steps = self.progress.get("steps") or 0
+        return min(1.0, self.progress.get("step", 0) / steps) if steps else 0.0
+
+    def seconds_left(self) -> float | None:
+        """The time left at the pace so far (None before the first progress report)."""
+        done, seconds = self.progress.get("step", 0), self.progress.get("seconds", 0.0)
+        if not done or not seconds:
+            return None
+        return (self.progress["steps"] - done) * seconds / done
+
+
+def run_view(events: list[Any]) -> RunView:
+    """The events of one run (in the order they were sent) → what the page shows."""
+    view = RunView()
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("kind")
+        if kind == "progress":
+            view.progress = event
+        elif kind in ("train", "held_out"):
+            view.curves[kind].append(
+                (int(event["step"]), float(event["loss"]), float(event["accuracy"]))
+            )
+        elif kind == "filters":
+            view.filters.append((int(event["step"]), np.asarray(event["conv1"])))
+        elif kind == "strip":
+            view.strip = event
+        elif kind == "epoch":
+            view.epochs.append(event)
+    return view
+
+
+def progress_line(view: RunView, status: str) -> str:
+    """The words under the progress bar: step, epoch, speed and the time left."""
+    p = view.progress
+    if not p:
+        return "Starting: loading the images and the network…" if status == "running" else ""
+    left = view.seconds_left()
+    when = f", about {left:.0f} s left" if left is not None and status == "running" else ""
+    return (
+        f"Step {p['step']:,} of {p['steps']:,} · epoch {p['epoch']:.2f} · "
+        f"{p['images_per_s']:,.0f} images/s · {p['seconds']:.1f} s{when}"
+    )
+
+
+def curves_figure(view: RunView) -> Any:
+    """Loss and accuracy against the step, training (its recent batches) and held-out (images
+    never trained on), as one Plotly figure with two panels side by side."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"))
+    styles = {
+        "train": ("training batches", "#1f77b4", "solid"),
+        "held_out": ("held-out images", "#d62728", "dash"),
+    }
+    for kind, points in view.curves.items():
+        name, colour, dash = styles[kind]
+        steps = [p[0] for p in points]
+        for col, values in ((1, [p[1] for p in points]), (2, [p[2] * 100 for p in points])):
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=values,
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour, "dash": dash},
+                    marker={"size": 4},
+                    showlegend=col == 1,
+                    legendgroup=kind,
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="step (one batch each)")
+    fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2)
+    fig.update_layout(
+        height=320,
+        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def filters_rgb(conv1: np.ndarray) -> np.ndarray:
+    """conv1's weights (32×3×3×3, filter × channel × row × col) as 32×3×3×3 uint8 RGB patches
+    (filter, row, col, channel), each filter scaled symmetrically about 0 by its own largest
+    |weight|, ``128 + 127·w/m``: 0 is mid-grey — the same picture as the Feature maps page's
+    (``features.conv1_filters_rgb``)."""
+    w = np.asarray(conv1, dtype=np.float64).transpose(0, 2, 3, 1)
+    m = np.abs(w).reshape(len(w), -1).max(axis=1).reshape(-1, 1, 1, 1)
+    m[m == 0] = 1.0
+    return np.clip(np.rint(128 + 127 * w / m), 0, 255).astype(np.uint8)
+
+
+def confusion_rows(confusion: np.ndarray, classes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The confusion matrix as table rows: one per true class, a column per predicted class."""
+    return [
+        {"true class": name, **{c: int(n) for c, n in zip(classes, row, strict=True)}}
+        for name, row in zip(classes, np.asarray(confusion), strict=True)
+    ]
