@@ -31,9 +31,7 @@ TRAIN_CHOICES: dict[str, Choice] = {
     "batch": Choice("bs", {n: str(n) for n in (16, 32, 64, 128, 256, 512)}),
     "optimiser": Choice("opt", {"sgd": "SGD with momentum", "adam": "Adam"}),
     "lr": Choice("lr", {v: f"{v:g}" for v in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)}),
-    "schedule": Choice(
-        "sched", {"onecycle": "One-cycle", "constant": "Constant"}
-    ),
+    "schedule": Choice("sched", {"onecycle": "One-cycle", "constant": "Constant"}),
     "weight_decay": Choice("wd", {v: f"{v:g}" for v in (0.0, 0.0001, 0.0005, 0.001, 0.005)}),
     "augment": Choice("aug", {False: "Off", True: "On (shifted, flipped or tilted copies)"}),
     "start": Choice(
