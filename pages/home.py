@@ -74,6 +74,14 @@ NEXT = [  # (page, title, what it shows, link label, icon)
         "Follow one number",
         ":material/calculate:",
     ),
+    (
+        "pages/train.py",
+        "Train it yourself",
+        "Press Start and watch the network learn: its mistakes fall, its filters change, and "
+        "then it is yours to look inside.",
+        "Train a network",
+        ":material/model_training:",
+    ),
 ]
 for column, (page, title, text, label, icon) in zip(st.columns(len(NEXT)), NEXT, strict=True):
     with column:

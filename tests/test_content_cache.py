@@ -173,10 +173,7 @@ def test_the_optimised_input_follows_the_conv3_map(two, monkeypatch) -> None:
     from explorer import attribution
     from explorer.ui import inside_sections
 
-    real = attribution.maximise_channel
-    monkeypatch.setattr(
-        attribution, "maximise_channel", lambda *a, **k: real(*a, **{**k, "steps": 4})
-    )
+    monkeypatch.setattr(attribution, "MAXIMISE_STEPS", 4)  # read by the page at each call
     cifar = two["cifar"]
     inside_sections._MAXIMISED.clear()
     try:
