@@ -46,16 +46,19 @@ torch tensors. ``step`` counts the batches done so far (0 = before the first).
 upload check (``explorer.weights_file.load_state_dict_bytes``) both read.
 
 Speed on the 2-core development CPU (Xeon @ 2.8 GHz, AVX-512, torch 2.13, one torch thread as
-the job queue gives a worker; ``python -m bench.bench_training``): the defaults reach 98.70 %
-held-out on MNIST in 42.7 s of job time (98 % first at 35.8 s, 98.5 % at 40.3 s), of which
-9.9 s are 10 held-out evaluations. The job trains at 914 images/s where the bare loop does 880
-(the same, within the noise: checkpoints and events cost nothing measurable), and the bare
-loop's 34.1 s are 80 % of the whole job's 42.7 s, the rest being the held-out evaluations.
-What the loop's choices buy, measured on 2,560 digits: channels-last memory format 1.70× the
-images/s of the default layout (1,106 vs 651); the images held as one in-memory tensor against a
-``DataLoader`` over the same tensor, 1,106 vs 1,095 images/s (nothing: the loop keeps the tensor
-for its simplicity and its seeded order, not for speed). Normalising once up front instead of a
-batch at a time: 605 vs 601 images/s (nothing), so the images stay uint8 (4× less memory).
+the job queue gives a worker; ``python -m bench.bench_training``, two runs): the defaults reach
+98.70 % held-out on MNIST in 42.7–47.3 s of job time (98 % first at 35.8–43.9 s), of which
+10–11 s are the held-out evaluations. The job trains at 829–914 images/s where the bare loop
+does 799–880 (the same, within the noise: checkpoints and events cost nothing measurable); the
+bare loop's time is 79–80 % of the whole job's, the rest being the held-out evaluations. With
+two torch threads on the same machine, busy with other work, the same run took 148 s (threads
+spin-waiting for a core) and ended at 98.35 %: results are reproducible for a given thread count.
+What the loop's choices buy, measured on 2,560 digits: channels-last memory format 1.45–1.70×
+the images/s of the default layout (876 vs 606, 1,106 vs 651); the images held as one in-memory
+tensor against a ``DataLoader`` over the same tensor, 876–1,106 vs 899–1,095 images/s (nothing:
+the loop keeps the tensor for its simplicity and its seeded order, not for speed). Normalising
+once up front instead of a batch at a time: 605 vs 601 images/s (nothing), so the images stay
+uint8 (4× less memory).
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class TrainSettings:
     #   Adam 0.002, batch 128, 2 ep.   97.75–97.90 %      Adam 0.002, batch 64, 3 ep.    98.40 %
     #   Adam 0.003, batch 32, 2 epochs 98.25 % (seed 1: 98.25)   31 s
     #   Adam 0.001, batch 32, 3 epochs 98.45 %   44 s
-    # With the held-out evaluations the default job takes about 50 s (bench/bench_training.py).
+    # With the held-out evaluations the default job takes 43–47 s (bench/bench_training.py).
 
     # Digits: the data set SimpleCNN learns well within a minute on two cores.
     dataset: str = "mnist"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -55,6 +56,10 @@ class FakeClock:
         return self.now
 
 
+class Stopped(Exception):
+    """What the job queue's control raises at a checkpoint once the job is stopped."""
+
+
 class CountingControl:
     def __init__(self, stop_at: int | None = None, stepping: bool = False) -> None:
         self.calls = 0
@@ -64,7 +69,7 @@ class CountingControl:
     def checkpoint(self) -> None:
         self.calls += 1
         if self.stop_at is not None and self.calls >= self.stop_at:
-            raise KeyboardInterrupt("stopped")  # anything the control raises ends the run
+            raise Stopped("the job was stopped")
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +99,7 @@ def held_out_accuracy(model: torch.nn.Module, dataset: str) -> float:
     return float((evaluate(model, x) == data.held_y).mean())
 
 
-def same(a: object, b: object) -> bool:
+def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
@@ -181,7 +186,7 @@ def test_a_stop_ends_the_run_without_a_result_and_stepping_reports_every_step() 
     deterministic = torch.are_deterministic_algorithms_enabled()
     events: list[dict] = []
     control = CountingControl(stop_at=2, stepping=True)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Stopped):
         train_job(control, events.append, TINY, clock=FakeClock())
     assert control.calls == 2
     for kind in ("progress", "held_out", "filters", "strip"):
@@ -194,7 +199,7 @@ def test_a_stop_ends_the_run_without_a_result_and_stepping_reports_every_step() 
 def test_starting_from_the_shipped_weights_starts_at_their_accuracy() -> None:
     shipped = TINY | {"start": "shipped"}
     events: list[dict] = []
-    with pytest.raises(KeyboardInterrupt):  # stop before the first batch: step 0 only
+    with pytest.raises(Stopped):  # stop before the first batch: step 0 only
         train_job(CountingControl(stop_at=1), events.append, shipped, clock=FakeClock())
     first = next(e for e in events if e["kind"] == "held_out")
     model = SimpleCNN(10)
@@ -236,6 +241,12 @@ def test_bad_settings_are_a_sentence(change: dict, words: str) -> None:
         train_job(CountingControl(), events.append, TINY | change)
     assert isinstance(caught.value, UserError) and str(caught.value).endswith(".")
     assert events == []
+
+
+def test_held_out_evaluations_take_at_most_a_fifth_of_the_time(monkeypatch) -> None:
+    monkeypatch.setattr(live_training, "HELD_OUT_EVERY_S", 2.0)  # undo rare_evaluations
+    assert live_training.held_out_interval(0.1) == 2.0
+    assert live_training.held_out_interval(1.0) == pytest.approx(4.0)  # 1 s in every 5
 
 
 def test_the_defaults_are_valid_and_missing_settings_take_them() -> None:

@@ -58,3 +58,9 @@ def test_the_settings_are_every_field() -> None:
     assert settings["dataset"] == "cifar10" and settings["epochs"] == 5 and settings["seed"] == 7
     assert set(settings) == {"dataset", "images", "epochs", "batch", "optimiser", "lr",
                              "schedule", "weight_decay", "augment", "start", "seed"}  # fmt: skip
+
+
+def test_the_pages_defaults_are_the_trainers_measured_defaults() -> None:
+    from explorer.live_training import TrainSettings
+
+    assert TrainSettings.from_dict(TrainState().settings()) == TrainSettings()
