@@ -177,6 +177,16 @@ def running_proxy(replicas: Sequence[Server]) -> Iterator[Proxy]:
         stop_server(proxy.server)
 
 
+def run_async(coroutine: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: a caller may already have an event loop running
+    in this thread (Playwright's sync API keeps one for the browser tests' whole session), and
+    asyncio.run refuses to start inside one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @contextlib.contextmanager
 def running_replicas(count: int) -> Iterator[list[Server]]:
     """``count`` servers of app.py (scripts/server.py), started one after the other and warmed
@@ -196,7 +206,7 @@ def running_replicas(count: int) -> Iterator[list[Server]]:
 
 def warm_up(server: Server) -> None:
     """One complete visit straight to the replica (imports, models, caches: not measured)."""
-    student = asyncio.run(
+    student = run_async(
         class_student(server, REPLICA_VISIT, (0.0, 0.0), random.Random("warm"), 0.0)
     )
     failed = [f"{s.step}: {s.errors}" for s in student.steps if s.errors or s.seconds is None]
@@ -728,14 +738,14 @@ def measure(
     for count in replica_counts:
         with running_replicas(count) as replicas, running_proxy(replicas) as proxy:
             for n in students:
-                result = asyncio.run(run_class(proxy, replicas, n, REPLICA_VISIT, pace))
+                result = run_async(run_class(proxy, replicas, n, REPLICA_VISIT, pace))
                 rows.append(print_class(result, REPLICA_VISIT))
     return rows
 
 
 def measure_kill(students: int, pace: tuple[float, float], kill_after: float) -> tuple[dict, dict]:
     with running_replicas(2) as replicas, running_proxy(replicas) as proxy:
-        result = asyncio.run(
+        result = run_async(
             run_class(proxy, replicas, students, KILL_VISIT, pace, kill_after=kill_after)
         )
     return print_class(result, KILL_VISIT), print_kill(result)

@@ -6,13 +6,12 @@ minute: two servers start, HAProxy is installed from Debian when missing)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from bench.bench_replicas import (
     KILL_VISIT,
     REPLICA_VISIT,
     errors_of,
     replica_of,
+    run_async,
     run_class,
     running_proxy,
     running_replicas,
@@ -22,19 +21,10 @@ STUDENTS = 6
 PACE = (0.3, 0.8)  # seconds between clicks: faster than a class, to keep the test short
 
 
-def in_a_thread(coroutine):
-    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event loop
-    running in the main thread for the whole session, where asyncio.run refuses to start."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 def test_each_student_stays_on_one_replica_and_a_killed_replicas_students_carry_on() -> None:
     with running_replicas(2) as replicas, running_proxy(replicas) as proxy:
-        calm = in_a_thread(run_class(proxy, replicas, STUDENTS, REPLICA_VISIT, PACE))
-        killed = in_a_thread(run_class(proxy, replicas, STUDENTS, KILL_VISIT, PACE, kill_after=4.0))
+        calm = run_async(run_class(proxy, replicas, STUDENTS, REPLICA_VISIT, PACE))
+        killed = run_async(run_class(proxy, replicas, STUDENTS, KILL_VISIT, PACE, kill_after=4.0))
 
     # A class through the proxy: every step of every visit done, nothing failed.
     assert errors_of(calm) == []
