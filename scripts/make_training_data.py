@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, make in (("mnist", make_mnist), ("cifar10", make_cifar10)):
         arrays = make(args.data)
         path = args.out / f"{name}.npz"
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **cast(dict[str, Any], arrays))
         print(
             f"{path}: {len(arrays['train_x']):,} training + {len(arrays['held_x']):,} held-out "
             f"images ({int(arrays['excluded_duplicates'])} training duplicates of held-out "
