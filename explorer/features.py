@@ -229,13 +229,20 @@ def biases(model: SimpleCNN, layer: str) -> np.ndarray:
 
 
 def conv1_filters_rgb(model: SimpleCNN) -> np.ndarray:
-    """conv1's 32 filters as 32×3×3×3 uint8 RGB patches (filter, row, col, channel).
+    """conv1's 32 filters as 32×3×3×3 uint8 RGB patches (filter, row, col, channel): see
+    :func:`filters_rgb`."""
+    return filters_rgb(filters(model, "conv1"))
+
+
+def filters_rgb(conv1: np.ndarray) -> np.ndarray:
+    """conv1's weights (32×3×3×3: filter, channel, row, col — of any network, or of a training
+    run's snapshot) as 32×3×3×3 uint8 RGB patches (filter, row, col, channel).
 
     Each filter is scaled symmetrically about 0 by its own largest |weight|, ``128 + 127·w/m``,
     so a weight of 0 is mid-grey (128,128,128), the filter's strongest positive weight is 255
     and its strongest negative weight 1 in that channel — the usual way to show first-layer
     filters as colour patches (a reddish patch responds to red, a dark one to its opposite)."""
-    w = filters(model, "conv1").astype(np.float64).transpose(0, 2, 3, 1)  # 32×3×3×3 (HWC)
+    w = np.asarray(conv1, dtype=np.float64).transpose(0, 2, 3, 1)  # 32×3×3×3 (HWC)
     m = np.abs(w).reshape(len(w), -1).max(axis=1).reshape(-1, 1, 1, 1)
     m[m == 0] = 1.0
     return np.clip(np.rint(128 + 127 * w / m), 0, 255).astype(np.uint8)
@@ -286,6 +293,7 @@ __all__ = [
     "biases",
     "capture_activations",
     "conv1_filters_rgb",
+    "filters_rgb",
     "filters",
     "map_statistics",
     "playground_kernel",

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from explorer import render
-from explorer.features import conv1_filters_rgb
+from explorer.features import filters, filters_rgb
 from explorer.model import SimpleCNN
 from explorer.stages import StageKind
 
@@ -88,6 +88,12 @@ def filter_grid(weights: np.ndarray, tile_px: int = 27) -> tuple[np.ndarray, flo
 
 def conv1_filters_picture(model: SimpleCNN, px: int = 48) -> np.ndarray:
     """:func:`conv1_filters_rgb` as one image: 16 patches a row, each enlarged to ``px``."""
-    patches = conv1_filters_rgb(model)
+    return filters_picture(filters(model, "conv1"), px)
+
+
+def filters_picture(conv1: np.ndarray, px: int = 48) -> np.ndarray:
+    """conv1's weights (32×3×3×3) as :func:`features.filters_rgb` patches in one image: 16 a
+    row, each enlarged to ``px`` (the Feature maps page's picture, and a training snapshot's)."""
+    patches = filters_rgb(conv1)
     tiles = np.stack([render.enlarge(p, max(1, px // 3)) for p in patches])
     return render.montage(tiles, cols=16, gap=4)

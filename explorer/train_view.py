@@ -116,17 +116,6 @@ def curves_figure(view: RunView) -> Any:
     return fig
 
 
-def filters_rgb(conv1: np.ndarray) -> np.ndarray:
-    """conv1's weights (32×3×3×3, filter × channel × row × col) as 32×3×3×3 uint8 RGB patches
-    (filter, row, col, channel), each filter scaled symmetrically about 0 by its own largest
-    |weight|, ``128 + 127·w/m``: 0 is mid-grey — the same picture as the Feature maps page's
-    (``features.conv1_filters_rgb``)."""
-    w = np.asarray(conv1, dtype=np.float64).transpose(0, 2, 3, 1)
-    m = np.abs(w).reshape(len(w), -1).max(axis=1).reshape(-1, 1, 1, 1)
-    m[m == 0] = 1.0
-    return np.clip(np.rint(128 + 127 * w / m), 0, 255).astype(np.uint8)
-
-
 def confusion_rows(confusion: np.ndarray, classes: tuple[str, ...]) -> list[dict[str, Any]]:
     """The confusion matrix as table rows: one per true class, a column per predicted class."""
     return [

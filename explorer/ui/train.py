@@ -21,7 +21,6 @@ from explorer.train_view import (
     RunView,
     confusion_rows,
     curves_figure,
-    filters_rgb,
     progress_line,
     run_view,
 )
@@ -236,9 +235,9 @@ def status_line(job: Job, view: RunView) -> None:
 
 
 def filters_picture(conv1: np.ndarray) -> bytes:
-    patches = filters_rgb(conv1)
-    tiles = np.stack([render.enlarge(p, 12) for p in patches])
-    return render.png_bytes(render.montage(tiles, cols=16, gap=4))
+    from explorer.stage_pictures import filters_picture
+
+    return render.png_bytes(filters_picture(conv1, px=36))
 
 
 def show_filters(view: RunView) -> None:
