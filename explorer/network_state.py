@@ -57,7 +57,9 @@ def _dataset_of_builtin() -> dict[str, str]:
 NETWORK_CHOICES: dict[str, Choice] = {
     "weights": Choice("w", _weights_labels()),
     "upload_dataset": Choice("wdata", DATASETS),
-    "input": Choice("in", {"gallery": "Gallery", "draw": "Draw", "upload": "Upload"}),
+    "input": Choice(
+        "in", {"gallery": "Gallery", "draw": "Draw", "upload": "Upload", "camera": "Camera"}
+    ),
     "layer": Choice("layer", {name: STAGE_BY_NAME[name].title for name in SPATIAL_STAGES}),
     "scale": Choice("scale", SCALES),
 }
@@ -171,7 +173,7 @@ class NetworkState:
 
     def cannot_travel(self) -> str | None:
         """What of this set-up a link cannot carry (uploaded weights, a drawing, an uploaded
-        image), as a sentence for the page, or None."""
+        image, a camera photo), as a sentence for the page, or None."""
         lost = []
         if self.weights == UPLOAD:
             lost.append("uploaded weights")
@@ -181,6 +183,8 @@ class NetworkState:
             lost.append("a drawing")
         elif self.input == "upload":
             lost.append("an uploaded image")
+        elif self.input == "camera":
+            lost.append("a camera photo")
         if not lost:
             return None
         return f"A link cannot carry {' or '.join(lost)}: whoever opens it adds their own."

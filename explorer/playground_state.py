@@ -46,6 +46,7 @@ CHOICES: dict[str, Choice] = {
             "sample": ":material/image: Sample",
             "draw": ":material/draw: Draw",
             "upload": ":material/upload: Upload",
+            "camera": ":material/photo_camera: Camera",
             "numbers": ":material/pin: Numbers",
         },
     ),

@@ -42,6 +42,15 @@ def image_source(state: PlaygroundState) -> np.ndarray | DecodedImage | None:
             )
             return None
         return widgets.guarded(lambda: pg.conv_decode_upload(upload.getvalue()))
+    if state.source == "camera":
+        photo = st.camera_input("Take a photo", key="conv_camera")
+        if photo is None:
+            st.info(
+                "Allow the camera, then press Take Photo (the photo goes to this server only).",
+                icon=":material/photo_camera:",
+            )
+            return None
+        return widgets.guarded(lambda: pg.conv_decode_upload(photo.getvalue()))
     if state.source == "numbers":
         pg.matrix_text_area(
             "Numbers, one row per line",
@@ -113,8 +122,9 @@ for warning in pg.link_warnings():
     widgets.warning(warning, icon=":material/link:")
 player_place = st.container()  # presenting: the player first, above everything else
 
-# A drawing or an upload needs its widgets, so that section always shows for them.
-if show.shows("image") or state.source in ("draw", "upload"):
+# A drawing, an upload or a photo needs its widgets, so that section always shows for them.
+NEEDS_WIDGETS = ("draw", "upload", "camera")
+if show.shows("image") or state.source in NEEDS_WIDGETS:
     st.header(SECTIONS["image"])
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -125,7 +135,7 @@ else:
 picture = None
 if source is not None:
     picture = widgets.guarded(lambda: pg.prepare(source, state.colour, state.res))
-if show.shows("image") or state.source in ("draw", "upload"):
+if show.shows("image") or state.source in NEEDS_WIDGETS:
     with right:
         if picture is not None and picture.is_colour:
             pg.choice(st.radio, "colour", "Colour plane to convolve", horizontal=True)

@@ -20,6 +20,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # The camera source's tests: Chromium's own fake camera (a moving test pattern), allowed
+    # without the permission prompt a headless browser cannot answer.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 
 

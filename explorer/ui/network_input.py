@@ -1,7 +1,7 @@
-"""The network pages' input: a gallery test image, a drawing or an upload → the network's
-32×32×3 input (``features.ModelInput``). Shared by every page that runs the network; the
-choice is the session's (``NetworkState.input``), and a drawing or an uploaded image stays in
-the session too, so the next page runs the network on the same input."""
+"""The network pages' input: a gallery test image, a drawing, an upload or a camera photo →
+the network's 32×32×3 input (``features.ModelInput``). Shared by every page that runs the
+network; the choice is the session's (``NetworkState.input``), and a drawing, an uploaded image
+or a photo stays in the session too, so the next page runs the network on the same input."""
 
 from __future__ import annotations
 
@@ -20,18 +20,23 @@ from explorer.ui.thumbnails import gallery_picker
 from explorer.uploads import UPLOAD_EXTENSIONS, canvas_is_blank, canvas_to_rgb, decode_image
 
 ss = st.session_state
-KEPT = {"draw": "net_drawn", "upload": "net_uploaded"}  # source → the session's last input
+# source → the session's last input of that kind
+KEPT = {"draw": "net_drawn", "upload": "net_uploaded", "camera": "net_photo"}
 
 
 def network_input(ctx: NetworkContext) -> ModelInput | None:
-    """Gallery, drawing or upload → the network's 32×32 input; None (after saying why) when
+    """Gallery, drawing, upload or camera → the network's 32×32 input; None (after saying why) when
     there is nothing to show yet."""
     NET.choice(
         st.radio,
         "input",
         "Input",
         horizontal=True,
-        help="Gallery: exact test images the network never saw in training, with their true label.",
+        help=(
+            "Gallery: exact test images the network never saw in training, with their true "
+            "label. Camera: a photo from this device's camera (it stays in your browser and "
+            "this server; nothing goes elsewhere)."
+        ),
     )
     state = NET.get()
     try:
@@ -39,6 +44,8 @@ def network_input(ctx: NetworkContext) -> ModelInput | None:
             return gallery_input(state)
         if state.input == "draw":
             return drawn_input(ctx)
+        if state.input == "camera":
+            return camera_input()
         return uploaded_input()
     except UserError as exc:
         widgets.error(str(exc))
@@ -77,6 +84,23 @@ def uploaded_input() -> ModelInput | None:
     return inp
 
 
+def camera_input() -> ModelInput | None:
+    """A photo from the browser's camera (``st.camera_input``: the browser takes it, this server
+    receives it; no other request), decoded under the same limits as an upload."""
+    photo = st.camera_input("Take a photo", key="net_camera")
+    found = None
+    if photo is not None:
+        rgb = decode_image(photo.getvalue(), max_side=PLAYGROUND_MAX_SIDE)
+        found = ModelInput(photo_to_model_image(rgb), "your camera photo")
+    inp = _kept("camera", found, False, "your camera photo")
+    if inp is None:
+        st.info(
+            "Allow the camera, then press Take Photo: the photo is cropped to a square and "
+            "shrunk to 32×32. (A link cannot carry a photo.)"
+        )
+    return inp
+
+
 def gallery_input(state: NetworkState) -> ModelInput:
     items = {item.key: item for item in gallery(state.dataset)}
     item = state.gallery_item()
@@ -111,7 +135,7 @@ def current_input(ctx: NetworkContext, state: NetworkState) -> ModelInput | None
         item = state.gallery_item()
         return ModelInput(load_gallery_image(item), item.source, item.label_name)
     kept = ss.get(KEPT[state.input])
-    if kept is None or state.input == "upload":
+    if kept is None or state.input in ("upload", "camera"):
         return kept
     return prepared_drawing(kept, ctx.preprocessing.kind == "digit")
 

@@ -549,7 +549,7 @@ def share_view(params: dict[str, str], kernel_ok: bool) -> None:
         st.caption("The link keeps the last working kernel until the one above is fixed.")
     st.markdown(
         "Your browser's address bar always holds this set-up: copy the address and share it, and "
-        "the page opens with the same image choice, kernel and settings (a drawing or an upload "
-        "does not travel in a link)."
+        "the page opens with the same image choice, kernel and settings (a drawing, an upload or "
+        "a photo does not travel in a link)."
     )
     st.code(link(st.context.url, params), language=None)
