@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import functools
+import io
+import json
 import os
 import random
 import shutil
@@ -60,7 +63,9 @@ class Step:
       - ``open``: load ``target`` (``path?query``) in the tab: a new websocket and session, as
         when a student follows a link (the previous page's session is closed);
       - ``navigate``: click the page whose address is ``target`` in the sidebar;
-      - ``select``: choose another option in the selectbox whose key is ``target``.
+      - ``select``: choose another option in the selectbox whose key is ``target``;
+      - ``draw``: draw a digit of the student's own (random strokes: never seen before) on the
+        drawing canvas whose key is ``target``, sent as the canvas component sends it.
     """
 
     name: str
@@ -88,8 +93,19 @@ TRIVIAL_VISIT: tuple[Step, ...] = (
     Step("gallery image", "select", "trivial_choice"),
     Step("gallery image 2", "select", "trivial_choice"),
 )
+# Every student draws digits of their own on Feature maps and follows one to Inside: inputs no
+# cache has seen, so every run computes the network, its pictures and the arithmetic afresh.
+OWN_VISIT: tuple[Step, ...] = (
+    Step("home", "open", ""),
+    Step("draw page", "open", "feature_maps?w=simplecnn-mnist&in=draw"),
+    Step("a digit", "draw", "net_canvas"),
+    Step("another digit", "draw", "net_canvas"),
+    Step("a third digit", "draw", "net_canvas"),
+    Step("inside", "navigate", "inside"),
+)
 APPS: dict[str, tuple[str, tuple[Step, ...]]] = {
     "app": ("app.py", APP_VISIT),
+    "own": ("app.py", OWN_VISIT),
     "trivial": ("bench/trivial_app.py", TRIVIAL_VISIT),
 }
 PACES: dict[str, tuple[float, float]] = {"click": (1.0, 3.0), "read": (5.0, 15.0)}
@@ -210,6 +226,30 @@ def selectbox_choice(widget: Any, rng: random.Random, avoid: Sequence[str] = ())
     return WidgetState(id=widget.id, string_value=rng.choice(choices))
 
 
+def random_digit_png(rng: random.Random, side: int = 280) -> bytes:
+    """A 280×280 RGBA PNG of white strokes on black, as the canvas draws: a loop and a tail at
+    random places and sizes, so no two students' drawings (or a student's two) are alike."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (side, side), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    cx, cy, r = rng.uniform(100, 180), rng.uniform(80, 140), rng.uniform(30, 60)
+    pen.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(255, 255, 255, 255), width=18)
+    tail = [(cx + r, cy), (cx + rng.uniform(-40, 40), rng.uniform(200, 260))]
+    pen.line(tail, fill=(255, 255, 255, 255), width=18)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def canvas_value(png: bytes) -> str:
+    """The drawing canvas's widget state (streamlit-drawable-canvas, a v2 component: its state
+    travels as JSON) for a drawing whose pixels are ``png``."""
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    empty = {"objects": [], "background": "#000000"}
+    return json.dumps({"drawing": {"raw": empty, "data": url}, "backgroundFit": None})
+
+
 # ----------------------------------------------------------------------------- a student
 
 
@@ -280,6 +320,22 @@ class Tab:
                         f"(keys: {sorted(self.state.widgets)}; errors: {self.state.errors})"
                     )
                 self.changed[step.target] = selectbox_choice(widget, rng, step.avoid)
+                request = rerun_message(
+                    page_hash=self.state.page_hash,
+                    query_string=self.state.query_string,
+                    widgets=list(self.changed.values()),
+                    cached=list(self.state.cache),
+                )
+            elif step.action == "draw":
+                widget = self.state.widgets.get(step.target)
+                if widget is None:
+                    raise VisitError(
+                        f"step {step.name!r}: no canvas with key {step.target!r} on the page "
+                        f"(keys: {sorted(self.state.widgets)}; errors: {self.state.errors})"
+                    )
+                self.changed[step.target] = WidgetState(
+                    id=widget.id, json_value=canvas_value(random_digit_png(rng))
+                )
                 request = rerun_message(
                     page_hash=self.state.page_hash,
                     query_string=self.state.query_string,
@@ -551,10 +607,12 @@ def print_markdown(step_table: list[dict], server_table: list[dict]) -> None:
     print("| ---: | --- | --- | --- | --- |")
     by_key = {(r["app"], r["students"], r["step"]): r for r in step_table}
     fmt = "{median_ms:,.0f} / {p95_ms:,.0f} / {max_ms:,.0f}".format
-    for n, step in dict.fromkeys((r["students"], r["step"]) for r in step_table):
-        a, t = by_key.get(("app", n, step)), by_key.get(("trivial", n, step))
+    visits = [r for r in step_table if r["app"] != "trivial"] or step_table
+    for app, n, step in dict.fromkeys((r["app"], r["students"], r["step"]) for r in visits):
+        a, t = by_key.get((app, n, step)), by_key.get(("trivial", n, step))
+        label = step if app in ("app", "trivial") else f"{app}: {step}"
         print(
-            f"| {n} | {step} | {fmt(**a) if a else '—'} | {fmt(**t) if t else '—'} "
+            f"| {n} | {label} | {fmt(**a) if a else '—'} | {fmt(**t) if t else '—'} "
             f"| {a['errors'] if a else '—'} / {t['errors'] if t else '—'} |"
         )
     print("\n| students | app | server CPU per step | CPU busy | peak RSS | RSS after |")
@@ -656,11 +714,18 @@ def print_profile(path: Path, within: str, runs: int) -> None:
 
 
 @contextlib.contextmanager
-def warm_server(app: str, options: dict[str, str], pace: tuple[float, float]) -> Iterator[Server]:
-    """The app's server after one complete visit (imports, models, caches: not measured).
+def warm_server(
+    app: str, options: dict[str, str], pace: tuple[float, float], cold: bool = False
+) -> Iterator[Server]:
+    """The app's server after one complete visit (imports, models, caches: not measured), or
+    just started when ``cold`` (the class arrives at a server nobody has visited yet).
     Raises VisitError, with the reason, when the visit does not fit the app."""
     script, visit = APPS[app]
     with running_server(script, options=options) as server:
+        if cold:
+            print(f"{app}: cold: the class is the server's first visitors", flush=True)
+            yield server
+            return
         t0 = time.perf_counter()
         steps = asyncio.run(student(server, visit, (0.0, 0.0), random.Random("warm")))
         failed = [f"{s.step}: {s.errors}" for s in steps if s.errors or s.seconds is None]
@@ -682,14 +747,15 @@ def measure(
     seed: int = 0,
     fetch_media: bool = True,
     profile: Path | None = None,
+    cold: bool = False,
 ) -> tuple[list[dict], list[dict], list[LoadResult]]:
     """Run every class size against every app; the step and server tables. With ``profile``,
     the app's server is sampled by py-spy during its runs (not the warm-up) into that file."""
     step_table, server_table, results = [], [], []
     for app in apps:
-        with warm_server(app, options, pace) as server:
+        with warm_server(app, options, pace, cold) as server:
             for n in students:
-                with sampled(server.pid, profile if app == "app" else None):
+                with sampled(server.pid, profile if app != "trivial" else None):
                     result = asyncio.run(
                         run_class(server, app, APPS[app][1], n, pace, seed, fetch_media=fetch_media)
                     )
@@ -776,12 +842,17 @@ def parse_options(pairs: Sequence[str]) -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", default="1,10,30,60", help="class sizes, e.g. 1,10,30")
-    parser.add_argument("--apps", default="app,trivial", help="app, trivial or both")
+    parser.add_argument(
+        "--apps", default="app,trivial", help="visits: app, own (every student draws), trivial"
+    )
     parser.add_argument("--pace", choices=PACES, default="click")
     parser.add_argument("--minutes", type=float, help="soak: repeat visits this long")
     parser.add_argument("--option", action="append", default=[], help="server flag name=value")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-media", action="store_true", help="don't fetch /media images")
+    parser.add_argument(
+        "--cold", action="store_true", help="no warm-up visit: the class meets a new server"
+    )
     parser.add_argument(
         "--profile", type=Path, help="py-spy the app's server into this file (collapsed stacks)"
     )
@@ -806,7 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         steps, server_rows, results = measure(
-            students, apps, pace, options, args.seed, not args.no_media, args.profile
+            students, apps, pace, options, args.seed, not args.no_media, args.profile, args.cold
         )
     except VisitError as exc:
         print(f"\nThe visit no longer fits the app: {exc}", file=sys.stderr)

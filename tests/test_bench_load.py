@@ -254,3 +254,21 @@ def test_a_choice_reruns_the_page_shown_and_a_run_of_another_page_stops_the_visi
     tab.ws = FakeSocket(page_run("home-hash", "home_link"))  # the server showed home instead
     with pytest.raises(VisitError, match="no longer shows 'conv_preset'"):
         run(tab.do(step, random.Random(0)))
+
+
+def test_a_students_drawing_is_what_the_canvas_sends_and_never_the_same_twice() -> None:
+    """The "own" visit's digits pass the app's own canvas decoder as a browser's would, differ
+    between students and between a student's drawings, and are white strokes on black."""
+    import json
+
+    from bench.bench_load import canvas_value, random_digit_png
+    from explorer.uploads import canvas_is_blank, decode_canvas
+
+    rng = random.Random(1)
+    drawings = [json.loads(canvas_value(random_digit_png(rng)))["drawing"] for _ in range(3)]
+    pixels = [decode_canvas(d["data"], 280, 280) for d in drawings]
+    assert all(p is not None and p.shape == (280, 280, 4) for p in pixels)
+    assert not any(canvas_is_blank(p) for p in pixels)
+    assert len({p.tobytes() for p in pixels}) == 3
+    assert (pixels[0][..., :3] == 255).all(axis=-1).any()  # white strokes
+    assert pixels[0][0, 0, :3].tolist() == [0, 0, 0]
