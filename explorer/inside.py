@@ -115,7 +115,8 @@ class ConvCell(Arithmetic):
 
     ``window``, ``weights``, ``products``: C×3×3 float64 (``window`` is 0 where it hangs over
     the edge, and ``inside`` says where it does not); ``channel_sums``: C, one per input
-    channel; ``shown``: the input channels listed one by one, the largest |sum| first;
+    channel; ``shown``: the input channels listed one by one — all of them in their own order
+    when they fit (the input's R, G, B), else the ``top`` largest |sums|, largest first;
     ``rest``: the sum of all the other channels' sums."""
 
     source: str
@@ -322,7 +323,7 @@ def conv_cell(
     products = window * weights
     sums = products.sum(axis=(1, 2))  # one per input channel
     order = sorted(range(c), key=lambda i: (-abs(sums[i]), i))
-    shown = tuple(order if c <= top + 1 else order[:top])
+    shown = tuple(range(c)) if c <= top + 1 else tuple(order[:top])
     rest = float(sum(sums[i] for i in order[len(shown) :]))
     value = float(sums.sum() + bias)
     return ConvCell(

@@ -98,6 +98,20 @@ def test_conv1_cell_by_hand(literal) -> None:
     assert how.shown == (0, 1, 2) and how.rest == 0.0  # three channels: all listed
 
 
+def test_the_inputs_channels_are_listed_r_g_b_whatever_their_sums(literal) -> None:
+    """All three colour channels fit: they are listed R, G, B, not by the size of their sums
+    (a student reads "input G, input R, input B" as a mistake)."""
+    model, x, _ = literal
+    model, x = literal_model(), x.clone()
+    with torch.no_grad():
+        model.conv1.weight[0, 2] = 3.0  # blue's slice: 3 everywhere
+    x[0, 2] = 1.0  # blue's sum (27) now dwarfs red's (−2) and green's (0)
+    acts = capture_activations(model, x)
+    how = explain(model, x, acts, "conv1", (0, 5, 7))
+    assert abs(how.channel_sums[2]) > abs(how.channel_sums[0])
+    assert how.shown == (0, 1, 2)
+
+
 def test_conv1_corner_window_hangs_over_the_padding(literal) -> None:
     model, x, acts = literal
     how = explain(model, x, acts, "conv1", (0, 0, 0))
