@@ -148,14 +148,16 @@ class PlaygroundState:
 
     def resized(self, rows: int, cols: int) -> PlaygroundState:
         """The custom grid at ``rows``×``cols``: the typed cells that still fit are kept, new
-        cells start at 0."""
+        cells start at 0. A new size is an edit: the kernel no longer is the one it came from,
+        so its provenance goes."""
         old = self.custom_cells
 
         def cell(r: int, c: int) -> str:
             return old[r][c] if r < len(old) and c < len(old[0]) else "0"
 
         grid = [[cell(r, c) for c in range(cols)] for r in range(rows)]
-        return self.with_kernel(grid, origin=self.kernel_origin)
+        same = (rows, cols) == (len(old), len(old[0]))
+        return self.with_kernel(grid, origin=self.kernel_origin if same else "")
 
     # ------------------------------------------------------------------ what it describes
 

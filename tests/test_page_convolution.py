@@ -213,6 +213,10 @@ def test_choosing_custom_copies_the_current_preset() -> None:
     ok(at)
     assert cells(at)[0] == ("1/16", "1/8", "1/16")
     assert any("Kernel from: Gaussian blur 3×3" in c.value for c in at.caption)
+    # resized, it is no longer the Gaussian blur: the provenance goes
+    at.selectbox(key="conv_cols").set_value(5).run()
+    ok(at)
+    assert not any("Kernel from" in c.value for c in at.caption)
 
 
 def test_custom_size_selectors_resize_the_grid() -> None:

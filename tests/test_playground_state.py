@@ -69,6 +69,13 @@ def test_resizing_keeps_the_cells_that_fit_and_fills_zeros() -> None:
     assert state.kernel_shape == (3, 2)
 
 
+def test_an_edited_kernel_forgets_where_it_came_from() -> None:
+    state = DEFAULT.choose("preset", "sobel_x").choose("preset", CUSTOM)
+    assert state.kernel_origin == KERNELS["sobel_x"].name
+    assert state.resized(3, 3).kernel_origin == KERNELS["sobel_x"].name  # the same size
+    assert state.resized(3, 4).kernel_origin == ""
+
+
 def test_typed_cells_are_read_by_position() -> None:
     """The editor's bug: a value typed into column c landed in column c+1 (and the last
     column raised IndexError). Cells are now a plain grid, read by position."""
