@@ -58,7 +58,7 @@ def image_source(state: PlaygroundState) -> np.ndarray | DecodedImage | None:
             help="Separate the numbers with spaces or commas; at most 32×32.",
         )
         return widgets.guarded(lambda: parse_matrix(state.matrix_text))
-    sample = pg.choice(st.selectbox, "sample", "Sample")
+    sample = pg.sample_picker()
     st.caption(SAMPLES[sample].description)
     return widgets.guarded(lambda: pg.conv_sample(sample))
 
@@ -115,7 +115,8 @@ widgets.page_header(
     "A **convolution** slides a small grid of numbers, the **kernel**, over an image. At each "
     "position it multiplies the pixels under the kernel by the kernel's numbers and adds the "
     "products up: that sum is one pixel of the result. Pick an image and a kernel, then press ▶ "
-    "in the player to watch it happen, window by window.",
+    f"in the player to watch it happen, window by window, on a copy of at most {state.res}×"
+    f"{state.res} pixels (quick to play); the result at the end uses the whole image.",
     presenting=show.on,
 )
 for warning in pg.link_warnings():

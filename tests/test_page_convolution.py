@@ -521,3 +521,16 @@ def test_the_exports_hold_a_slide_an_animation_and_code_that_reproduces_the_resu
         rtol=0,
         atol=1e-9,
     )
+
+
+def test_the_first_sentence_says_the_player_uses_a_smaller_copy() -> None:
+    """The default image is 64×64 and the player animates at most 32×32 of it: the page's
+    first paragraph says so, with the set-up's own size, before a beginner wonders why the
+    player's grid and the result differ."""
+    at = ok(run())
+    intro = next(m.value for m in at.markdown if "window by window" in m.value)
+    assert "at most 32×32 pixels" in intro and "result at the end uses the whole image" in intro
+    assert "62×62 result** from the full 64×64 image" in result_line(at)
+    at = ok(run({"res": "16"}))
+    intro = next(m.value for m in at.markdown if "window by window" in m.value)
+    assert "at most 16×16 pixels" in intro
