@@ -132,6 +132,11 @@ def test_uploaded_weights_and_drawings_say_they_cannot_travel() -> None:
         "A link cannot carry uploaded weights or a drawing: whoever opens it adds their own."
     )
     assert NetworkState().cannot_travel() is None
+    photo = NetworkState().choose("input", "camera")
+    assert photo.to_query("session") == {"in": "camera"}
+    assert photo.cannot_travel() == (
+        "A link cannot carry a camera photo: whoever opens it adds their own."
+    )
 
 
 @pytest.mark.parametrize(
