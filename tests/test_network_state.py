@@ -133,7 +133,7 @@ def test_uploaded_weights_and_drawings_say_they_cannot_travel() -> None:
     )
     assert NetworkState().cannot_travel() is None
     photo = NetworkState().choose("input", "camera")
-    assert photo.to_query("session") == {"in": "camera"}
+    assert photo.to_query("session")["in"] == "camera"
     assert photo.cannot_travel() == (
         "A link cannot carry a camera photo: whoever opens it adds their own."
     )
