@@ -147,7 +147,7 @@ def test_uploaded_weights_and_drawings_say_they_cannot_travel() -> None:
         ({"map": "128"}, "Ignored the link's map='128'"),
         ({"layer": "fc1"}, "Ignored the link's layer='fc1': it must be one of conv1,"),
         ({"scale": "<b>"}, "Ignored the link's scale='<b>'"),
-        ({"in": "camera"}, "Ignored the link's in='camera'"),
+        ({"in": "webcam"}, "Ignored the link's in='webcam'"),
     ],
 )
 def test_bad_values_keep_the_current_one_and_say_so(params: dict, words: str) -> None:
