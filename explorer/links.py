@@ -36,6 +36,17 @@ LINK_PARAMS: dict[str, str] = {
     # Train it yourself (explorer.train_state.TrainState)
     "data": "train", "n": "train", "ep": "train", "bs": "train", "opt": "train", "lr": "train",
     "sched": "train", "wd": "train", "aug": "train", "from": "train", "seed": "train",
+    "full": "train",
+    # the Train page's replay of the shipped networks' training (explorer.replay.ReplayState)
+    "replay": "replay",
+    # Why CNNs: shared weights (explorer.sharing_state.SharingState)
+    "kfilter": "sharing", "kchan": "sharing", "kedit": "sharing", "inpx": "sharing",
+    # Why CNNs: shifts (explorer.shift_state.ShiftState)
+    "dx": "shifts", "dy": "shifts", "axis": "shifts", "smap": "shifts",
+    # Why CNNs: a hierarchy (explorer.hierarchy.HierarchyState)
+    "maps": "hierarchy", "rank": "hierarchy",
+    # Teach it your classes (explorer.own_state.OwnState)
+    "base": "own", "split": "own",
     # presenter mode, on every page (explorer.ui.widgets)
     "present": "presenter", "hide": "presenter",
 }  # fmt: skip
