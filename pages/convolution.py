@@ -10,12 +10,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.convolution import convolve2d
+from explorer.export.titles import convolution_title
 from explorer.kernels import KERNELS, kernel_sum_note
 from explorer.numbers import parse_matrix
 from explorer.playground import ConvPicture
 from explorer.playground_state import PlaygroundState, result_cmap, result_planes
 from explorer.samples import SAMPLES
-from explorer.ui import player, widgets
+from explorer.ui import path, player, widgets
 from explorer.ui import playground as pg
 from explorer.ui.canvas import drawing_canvas
 from explorer.uploads import UPLOAD_EXTENSIONS, DecodedImage, canvas_is_blank, canvas_to_rgb
@@ -76,11 +77,12 @@ def kernel_input(state: PlaygroundState) -> tuple[PlaygroundState, np.ndarray | 
 
 
 def kernel_title(state: PlaygroundState) -> str:
-    """The kernel's name for a slide's title (a custom kernel says where it came from)."""
-    s = state.settings
-    how = f"padding {s.padding}, stride {s.stride}, dilation {s.dilation}"
+    """A slide's title: the operation, the kernel (a custom one says where it came from),
+    padding with its mode, stride and dilation (explorer/export/titles.py)."""
     name = KERNELS[state.preset].name if state.preset in KERNELS else "Custom kernel"
-    return f"{name} ({how})"
+    if state.preset not in KERNELS and state.kernel_origin:
+        name = f"Custom kernel from {state.kernel_origin}"
+    return convolution_title(name, state.kernel_shape, state.settings)
 
 
 def show_result(picture: ConvPicture, kernel: np.ndarray, state: PlaygroundState) -> None:
@@ -193,4 +195,5 @@ params = pg.keep_address(state, show.query())
 if show.shows("share"):
     st.header(":material/link: " + SECTIONS["share"])
     pg.share_view(params, kernel is not None)
+path.page_end(__file__)
 widgets.presenter_controls("convolution", SECTIONS, show)

@@ -39,6 +39,7 @@ from explorer.export.slides import (
     result_slide_png,
 )
 from explorer.export.text import MAX_TITLE_CHARS, drawable_text
+from explorer.export.titles import convolution_title, image_words, montage_title
 from explorer.numbers import parse_matrix
 from explorer.player import format_value
 from explorer.playground import ConvPicture, prepare_picture
@@ -160,17 +161,123 @@ def test_per_channel_result_is_the_pages_colour_picture() -> None:
     )
 
 
-def test_title_is_one_line_of_drawable_text() -> None:
+def test_title_lines_are_drawable_text() -> None:
     assert drawable_text("Sobel −1 × 3\nimport os") == "Sobel -1 x 3 import os"
     assert drawable_text("blur\u202e\x00") == "blur??"
     assert len(drawable_text("x" * 500)) == MAX_TITLE_CHARS
     result = np.ones((10, 10))
     untitled = result_slide(result)
-    titled = result_slide(result, title="Sobel x on the cat\n(64×64)")
-    assert titled.picture_origin[1] > untitled.picture_origin[1]
-    assert titled.pixels.shape[0] > untitled.pixels.shape[0]
-    band = titled.pixels[SLIDE_MARGIN : titled.picture_origin[1]]
-    assert (band.max(axis=2) < 100).any()  # the title is there
+    one = result_slide(result, title="Sobel x on the cat")
+    titled = result_slide(result, title="Sobel x on the cat\n(64×64)\n\n")
+    assert titled.titles == ("Sobel x on the cat", "(64x64)") and untitled.titles == ()
+    assert untitled.picture_origin[1] < one.picture_origin[1] < titled.picture_origin[1]
+    assert titled.pixels.shape[0] > one.pixels.shape[0] > untitled.pixels.shape[0]
+    for slide in (one, titled):
+        band = slide.pixels[SLIDE_MARGIN : slide.picture_origin[1]]
+        assert (band.max(axis=2) < 100).any()  # the title is there
+    # The second line is drawn below the first, where the one-line slide has no ink.
+    second = titled.pixels[one.picture_origin[1] - 8 : titled.picture_origin[1] - 8]
+    assert (second.max(axis=2) < 160).any()
+
+
+# ------------------------------------------------------------------ what a slide says it shows
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            ConvSettings(),
+            "Sobel x 3×3, cross-correlation (kernel not flipped, as PyTorch)\n"
+            "padding 0 (none) · stride 1 · dilation 1",
+        ),
+        (
+            ConvSettings(padding=1, flip=True),
+            "Sobel x 3×3, true convolution (kernel flipped 180°)\n"
+            "padding 1, filled with zeros · stride 1 · dilation 1",
+        ),
+        (
+            ConvSettings(padding=2, padding_mode="reflect", stride=2, dilation=3),
+            "Sobel x 3×3, cross-correlation (kernel not flipped, as PyTorch)\n"
+            "padding 2, reflect (mirror) · stride 2 · dilation 3",
+        ),
+        (
+            ConvSettings(padding=3, padding_mode="replicate", flip=True),
+            "Sobel x 3×3, true convolution (kernel flipped 180°)\n"
+            "padding 3, replicate (repeat the edge) · stride 1 · dilation 1",
+        ),
+    ],
+)
+def test_a_convolution_slide_names_the_operation_kernel_padding_stride_dilation(
+    settings: ConvSettings, expected: str
+) -> None:
+    title = convolution_title("Sobel x", (3, 3), settings)
+    assert title == expected
+    drawn = result_slide(np.ones((4, 4)), title=title).titles
+    assert drawn == tuple(drawable_text(line) for line in expected.split("\n"))
+
+
+def test_a_kernel_is_named_columns_by_rows() -> None:
+    assert convolution_title("Custom kernel", (2, 5), ConvSettings()).startswith(
+        "Custom kernel 5×2, "
+    )
+
+
+def test_a_montage_names_the_stage_the_image_and_the_weights() -> None:
+    image = image_words("CIFAR-10 test_batch #3, exact pixels", "airplane")
+    assert image == "airplane (CIFAR-10 test_batch #3, exact pixels)"
+    assert image_words("your drawing") == "your drawing"
+    title = montage_title("pool2 — max-pool 2×2 → 8×8", image, "Trained on CIFAR-10")
+    assert title == (
+        "pool2 — max-pool 2×2 → 8×8\n"
+        "image: airplane (CIFAR-10 test_batch #3, exact pixels) · weights: Trained on CIFAR-10"
+    )
+    slide = montage_slide(np.ones((4, 2, 2)), "nonnegative", "layer", title)
+    assert slide.titles == (
+        "pool2 - max-pool 2x2 -> 8x8",
+        "image: airplane (CIFAR-10 test_batch #3, exact pixels) · weights: Trained on CIFAR-10",
+    )
+    assert montage_title("conv1") == "conv1"
+    assert montage_title("conv1", weights="w") == "conv1\nweights: w"
+
+
+def test_the_playgrounds_slide_says_true_convolution_and_the_padding_mode(monkeypatch) -> None:
+    """The page's own slide, from a link with a flipped kernel, reflect padding and stride 2:
+    its title is drawn exactly as the title that names all of them."""
+    from dataclasses import replace
+
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.testing.v1 import AppTest
+
+    deferred: dict[str, object] = {}
+    add_deferred = MediaFileManager.add_deferred
+
+    def remember(self, fn, *args, **kwargs):
+        file_id = add_deferred(self, fn, *args, **kwargs)
+        deferred[file_id] = fn
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    state = replace(PlaygroundState(), flip=True, padding=2, padding_mode="reflect", stride=2)
+    at = AppTest.from_file("../pages/convolution.py", default_timeout=120)
+    for name, value in state.to_query().items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception
+    button = next(
+        b.proto for b in at.get("download_button") if b.proto.label == "Result for a slide (PNG)"
+    )
+    pixels = decode(deferred[button.deferred_file_id]())  # type: ignore[operator]
+    expected = (
+        "Sobel x 3×3, true convolution (kernel flipped 180°)\n"
+        "padding 2, reflect (mirror) · stride 2 · dilation 1"
+    )
+    assert state.preset == "sobel_x"
+    # The 64×64 shapes, padded by 2, every 2nd window: 33×33 results (their values aside).
+    reference = result_slide(np.zeros((33, 33)), title=expected)
+    band = slice(0, reference.picture_origin[1])
+    assert pixels.shape[1] == reference.pixels.shape[1]
+    np.testing.assert_array_equal(pixels[band], reference.pixels[band])
 
 
 def test_slides_are_deterministic_and_leave_the_result_alone() -> None:

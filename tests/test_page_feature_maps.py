@@ -346,15 +346,22 @@ def test_the_address_holds_the_set_up_and_a_fresh_visit_restores_it(at: AppTest)
     assert fresh.radio(key="net_scale").value == "map"
 
 
-def test_presenting_puts_the_maps_first_and_hides_the_chosen_sections() -> None:
+def test_presenting_leads_with_the_picture_and_the_answer() -> None:
     at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT)
-    at.query_params.update({"present": "1", "hide": "input,sees,filters"})
+    at.query_params.update({"present": "1", "hide": "input,filters"})
     at.run()
     assert not at.exception
+    # First on the screen: the picture (with its source and true label), then the answer.
+    first_image = at.main.get("image")[0]
+    assert "true label: airplane" in shown(first_image.proto.imgs[0].caption)
+    assert heading(at)
+    assert bars(at, "**Probability of each class (softmax)**")
+    # Then the maps (the lesson), then what the model sees; the hidden sections are gone.
     subheaders = [h.value for h in at.subheader]
-    assert subheaders[0] == "Every stage, every map"
-    assert "What the model sees" not in subheaders and "conv1's 32 filters" not in subheaders
-    assert heading(at)  # the answer stays on the screen, above the maps
+    assert subheaders.index("Every stage, every map") < subheaders.index("What the model sees")
+    assert "conv1's 32 filters" not in subheaders
+    assert not [r for r in at.radio if r.key == "net_input"]  # the chooser is hidden
+    assert dict(at.query_params)["present"] == "1"
 
 
 def test_untrained_weights_do_not_call_their_filters_learned(at: AppTest) -> None:
@@ -368,17 +375,81 @@ def test_untrained_weights_do_not_call_their_filters_learned(at: AppTest) -> Non
     assert "one random (untrained) 3×3 filter" in text
 
 
-def test_guess_first_hides_the_answer_until_a_class_is_picked(at: AppTest) -> None:
+def giveaways(at: AppTest, answer: str) -> list[str]:
+    """Everything on the screen that tells the network's answer: the verdict, the comparison's
+    answers, the probability and score bars, the links named after the answer."""
+    found = [m.value for m in at.markdown if m.value.startswith("#### The network says")]
+    found += [m.value for m in at.markdown if " says **" in m.value]
+    bar_chart = '<table style="width:100%;border-collapse:collapse">'  # content.bars_html
+    found += [m.value for m in at.markdown if m.value.startswith(bar_chart)]
+    found += [
+        link.proto.label
+        for link in at.get("page_link")
+        if answer in link.proto.label or "made it say" in link.proto.label
+    ]
+    found += [m.value for m in at.markdown if f"made it say {answer}" in m.value]
+    return found
+
+
+def guess_buttons(at: AppTest) -> list:
+    return [b for b in at.button if b.key and b.key.startswith("fm_pick_")]
+
+
+def test_guess_first_hides_every_giveaway_until_a_class_is_picked(at: AppTest) -> None:
+    answer = heading(at).split("**")[1]
+    untrained = next(c for c in builtin_weights() if c.path is None)
+    at.selectbox(key="fm_compare").set_value(untrained.key).run()
+    assert giveaways(at, answer)  # the answer, the bars and the comparison's answers
+    at.toggle(key="fm_guess_on").set_value(True).run()
+    assert not at.exception
+    assert giveaways(at, answer) == []
+    # One button per class, each class once, in the network's order.
+    classes = builtin_weights()[0].classes
+    assert [b.label for b in guess_buttons(at)] == list(classes)
+    at.button(key=f"fm_pick_{classes.index(answer)}").click().run()
+    assert not at.exception
+    assert heading(at).split("**")[1] == answer
+    assert len([m for m in at.markdown if " says **" in m.value]) == 2  # both networks
+    line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
+    assert f"**{answer}**: the same as the network" in line and "**1 of 1**" in line
+
+
+def test_a_wrong_guess_is_counted_once_and_a_second_look_hides_the_answer_again(
+    at: AppTest,
+) -> None:
+    answer = heading(at).split("**")[1]
+    classes = builtin_weights()[0].classes
+    wrong = next(c for c in classes if c != answer)
+    at.toggle(key="fm_guess_on").set_value(True).run()
+    at.button(key=f"fm_pick_{classes.index(wrong)}").click().run()
+    line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
+    assert f"**{wrong}**: the network says {answer}" in line and "**0 of 1**" in line
+    at.button(key="fm_guess_again").click().run()
+    assert giveaways(at, answer) == []
+    at.button(key=f"fm_pick_{classes.index(answer)}").click().run()
+    line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
+    assert "**0 of 1**" in line  # the second guess at the same image is not counted
+
+
+def test_presenting_the_teacher_asks_the_room_and_reveals_the_answer() -> None:
+    at = AppTest.from_file("../pages/feature_maps.py", default_timeout=TIMEOUT)
+    at.query_params.update({"present": "1"})
+    at.run()
     answer = heading(at).split("**")[1]
     at.toggle(key="fm_guess_on").set_value(True).run()
     assert not at.exception
-    assert not [m for m in at.markdown if m.value.startswith("#### The network says")]
-    assert not any(m.value.startswith("**Probability of each class") for m in at.markdown)
-    pick = next(w for w in at.get("button_group") if w.key and w.key.startswith("fm_guess_"))
-    pick.set_value(answer).run()
-    assert not at.exception
+    assert "Ask the room" in at.toggle(key="fm_guess_on").label
+    assert giveaways(at, answer) == []
+    assert len(guess_buttons(at)) == 10
+    at.button(key="fm_reveal").click().run()  # no vote taken: the answer, uncounted
     assert heading(at).split("**")[1] == answer
-    line = next(m.value for m in at.markdown if m.value.startswith("You guessed"))
+    assert bars(at, "**Probability of each class (softmax)**")
+    assert not any(m.value.startswith("The room guessed") for m in at.markdown)
+    at.button(key="fm_guess_again").click().run()  # asked again: hidden again
+    assert giveaways(at, answer) == []
+    classes = builtin_weights()[0].classes
+    at.button(key=f"fm_pick_{classes.index(answer)}").click().run()  # the room's choice
+    line = next(m.value for m in at.markdown if m.value.startswith("The room guessed"))
     assert f"**{answer}**: the same as the network" in line and "**1 of 1**" in line
 
 
@@ -437,14 +508,21 @@ def test_a_stage_montage_downloads_as_a_png(monkeypatch) -> None:
     button = next(b.proto for b in at.get("download_button") if b.proto.id.endswith("fm_dl_pool2"))
     picture = Image.open(io.BytesIO(stored[button.deferred_file_id]()))
     assert picture.format == "PNG" and picture.size[0] > 400
-    # The slide of pool2: its maps by plain PyTorch, under pool2's own title.
+    # The slide of pool2: its maps by plain PyTorch, under a title that names the stage, the
+    # image and the weights.
     from explorer.export.slides import montage_slide
 
     model = reference_model()
     with torch.no_grad():
         x = model.pool(torch.relu(model.conv1(reference_input(at))))
         pool2 = model.pool(torch.relu(model.conv2(x)))[0].numpy()
-    slide = montage_slide(pool2, "nonnegative", "layer", "pool2 — max-pool 2×2 → 8×8")
+    item = gallery("cifar10")[0]
+    title = (
+        "pool2 — max-pool 2×2 → 8×8\n"
+        f"image: {item.label_name} ({item.source}) · weights: Trained on CIFAR-10"
+    )
+    slide = montage_slide(pool2, "nonnegative", "layer", title)
+    assert slide.titles[1].startswith("image: airplane (CIFAR-10 test_batch #")
     pixels = np.asarray(picture.convert("RGB"))
     assert pixels.shape == slide.pixels.shape
     title_band = slice(0, slide.picture_origin[1])

@@ -5,7 +5,8 @@ colours read back through the page's own colour bar and the numbers printed besi
 
 Pictures are read as the page sends them: the bytes ``st.image`` hands Streamlit's media file
 manager, looked up by the URL in the image element. A click on a grid of pictures (the gallery,
-a layer's maps) is sent as the browser sends it: the dataframe's selection, as its widget state.
+a layer's maps) is sent as the browser sends it: the thumbnail grid's trigger
+(tests/thumbnail_clicks.py); its pictures are read from the sheet it was given.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -28,6 +28,7 @@ from explorer import render
 from explorer.model import SimpleCNN, builtin_weights
 from explorer.samples import gallery, load_gallery_image
 from explorer.stages import SPATIAL_STAGES, STRIP_STAGES
+from explorer.ui.content import MAP_TILE_PX
 from tests.test_pictures_reference import (
     BLUE_END,
     DARK_END,
@@ -39,8 +40,10 @@ from tests.test_pictures_reference import (
     grad_cam_by_hand,
     outlined_by_hand,
 )
+from tests.thumbnail_clicks import click_thumbnail, grid_data
 
 TIMEOUT = 90
+TILE = MAP_TILE_PX  # a map's tile in the montages, in pixels
 CIFAR = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"]
 SIGNED = {"conv1", "conv2", "conv3", "fc1"}  # stages that can be negative: blue–white–red
 
@@ -88,19 +91,6 @@ def picture_after(at: AppTest, media: dict[str, bytes], alt: str) -> np.ndarray:
     shown = images(at)
     k = next(i for i, img in enumerate(shown) if img.alt.startswith(alt))
     return decode(media[shown[k + 1].url])
-
-
-def click(at: AppTest, key: str, row: int, col: int) -> AppTest:
-    """A click on cell (row, col) of the picture grid ``key``: the selection the browser sends
-    back, delivered with the other widgets' values, as in a rerun the click starts."""
-    grid = next(d for d in at.dataframe if d.key == key)
-    states = at._tree.get_widget_states()
-    clicked = WidgetState(id=grid.proto.id)
-    clicked.string_value = json.dumps(
-        {"selection": {"rows": [], "columns": [], "cells": [[row, str(col)]]}}
-    )
-    states.widgets.append(clicked)
-    return at._run(states)
 
 
 @pytest.fixture(scope="module")
@@ -449,15 +439,15 @@ def test_the_conv1_montage_read_back_through_its_legend_is_pytorchs_conv1(media,
     at = feature_maps()
     s = stages(model, at.selectbox(key="net_image").value)
     _, montage = picture(at, media, alt="All 32 maps of conv1, 32×32 each")
-    assert montage.shape == (4 * 64 + 3 * 2, 8 * 64 + 7 * 2, 3)  # 8 a row, 64-px tiles
-    maps = tiles(montage, 32, 32, 8, 64)
+    assert montage.shape == (4 * TILE + 3 * 2, 8 * TILE + 7 * 2, 3)  # 8 a row, TILE-px tiles
+    maps = tiles(montage, 32, 32, 8, TILE)
     bar = picture_after(at, media, "All 32 maps of conv1")[4]
     low, high = legends(at)[0]
     values = read_back(maps, bar, low, high)
     np.testing.assert_allclose(values, s["conv1"], atol=0.015 * (high - low))
 
     _, montage = picture(at, media, alt="All 32 maps of relu1, 32×32 each")
-    brightness = tiles(montage, 32, 32, 8, 64) @ np.array([0.299, 0.587, 0.114])
+    brightness = tiles(montage, 32, 32, 8, TILE) @ np.array([0.299, 0.587, 0.114])
     for k in range(32):
         if s["relu1"][k].max() > 0:
             where = np.unravel_index(np.argmax(s["relu1"][k]), (32, 32))
@@ -469,10 +459,10 @@ def test_a_second_gallery_image_after_the_first(media, model) -> None:
     gallery: each the network's by plain PyTorch, the second not left over from the first."""
     at = feature_maps()
     first = at.selectbox(key="net_image").value
-    second = gallery("cifar10")[7].key  # the gallery's row 1, column 2 (five a row)
+    second = gallery("cifar10")[7].key  # the gallery's 8th thumbnail
     for step, key in enumerate((first, second)):
         if step:
-            click(at, "net_gallery_grid", 1, 2)
+            click_thumbnail(at, "net_gallery_grid", key)
         assert not at.exception and at.selectbox(key="net_image").value == key
         s = stages(model, key)
         said = next(m.value for m in at.markdown if m.value.startswith("#### The network says"))
@@ -483,7 +473,7 @@ def test_a_second_gallery_image_after_the_first(media, model) -> None:
         low, high = legends(at)[0]
         assert high == pytest.approx(np.abs(s["conv1"]).max(), rel=5e-3)
         bar = picture_after(at, media, "All 32 maps of conv1")[4]
-        values = read_back(tiles(montage, 32, 32, 8, 64)[:4], bar, low, high)
+        values = read_back(tiles(montage, 32, 32, 8, TILE)[:4], bar, low, high)
         np.testing.assert_allclose(values, s["conv1"][:4], atol=0.015 * (high - low))
     assert first != second
 
@@ -498,29 +488,30 @@ def figure_z(at: AppTest) -> tuple[str, np.ndarray]:
     return spec["layout"]["title"]["text"], np.asarray(z, dtype=np.float64)
 
 
-def test_the_enlarged_map_after_a_layer_switch_and_two_clicks(model) -> None:
+def test_the_enlarged_map_after_a_layer_switch_and_two_clicks(media, model) -> None:
     """conv3, click map 17, click map 40, then relu3 (the map kept): each time the enlarged
     map is that map by plain PyTorch, and the thumbnail clicked shows it in the layer's
     colours (read back on the colour bar of the stage: ±max|conv3|, 0…max relu3)."""
     at = feature_maps()
     s = stages(model, at.selectbox(key="net_image").value)
     at.selectbox(key="net_layer").set_value("conv3").run()
-    for layer, where, index in (("conv3", (2, 1), 17), ("conv3", (5, 0), 40), ("relu3", None, 40)):
-        if where is None:
-            at.selectbox(key="net_layer").set_value(layer).run()
+    for layer, clicked, index in (("conv3", True, 17), ("conv3", True, 40), ("relu3", False, 40)):
+        if clicked:
+            click_thumbnail(at, "net_map_grid", str(index), n=index)
         else:
-            click(at, "net_map_grid", *where)
+            at.selectbox(key="net_layer").set_value(layer).run()
         assert not at.exception and at.number_input(key="net_map").value == index
         title, z = figure_z(at)
         assert title == f"{layer}, map {index} (8×8)"
         np.testing.assert_allclose(z, s[layer][index], rtol=1e-5, atol=1e-5)
         stats = next(m.value for m in at.markdown if m.value.startswith("min **"))
         assert f"max **{s[layer][index].max():.4g}**" in stats
-        grid = next(d for d in at.dataframe if d.key == "net_map_grid").value
-        url = grid.iloc[index // 8, index % 8]
-        thumb = decode(base64.b64decode(url.split(",", 1)[1]))
-        assert thumb.shape == (48, 48, 3)  # 8×8 cells of 6 px
-        cells = thumb[::6, ::6]
+        grid = grid_data(at, "net_map_grid")
+        assert grid["selected"] == str(index) and grid["items"][index][1] == f"map {index}"
+        sheet = decode(media[grid["sheet"]])
+        assert sheet.shape == (grid["rows"] * 8, grid["columns"] * 8, 3)  # 8×8 a map
+        r, c = divmod(index, grid["columns"])
+        cells = sheet[r * 8 : r * 8 + 8, c * 8 : c * 8 + 8]  # one pixel a value
         bound = np.abs(s["conv3"]).max()
         low, high = (-bound, bound) if layer == "conv3" else (0.0, s["relu3"].max())
         cmap = "diverging" if layer == "conv3" else "viridis"
@@ -542,7 +533,7 @@ def test_each_map_on_its_own_shows_its_largest_size_deepest_and_zero_white(media
     said = [c.value for c in at.caption if c.value.startswith("Each map:")]
     assert said[0].startswith("Each map: white = 0; its own largest size")
     _, montage = picture(at, media, alt="All 32 maps of conv1")
-    maps = tiles(montage, 32, 32, 8, 64)
+    maps = tiles(montage, 32, 32, 8, TILE)
     for k in range(32):
         m = s["conv1"][k]
         at_max = np.unravel_index(np.argmax(np.abs(m)), (32, 32))

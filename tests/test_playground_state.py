@@ -124,7 +124,7 @@ def test_result_planes_follow_the_mode() -> None:
         ({"k": "sobel_x'; drop table"}, "preset"),
         ({"k": "__class__"}, "preset"),
         ({"sample": "../assets/weights"}, "sample"),
-        ({"src": "camera"}, "source"),
+        ({"src": "webcam"}, "source"),
         ({"mode": "circular"}, "padding_mode"),
         ({"flip": "true"}, "flip"),
         ({"ch": "rgb"}, "colour"),

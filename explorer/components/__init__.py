@@ -10,6 +10,10 @@ The module is plain files joined in order (no build step): ``player_state.js``, 
 payload, the colours, the player's layout, its two grids, its written arithmetic and screen
 reader's words, its controls, its "your turn" — and last ``player.js``, the player itself and
 the entry point, which mixes the methods of the files before it into the player.
+
+``THUMBNAILS_*`` are the thumbnail grid's (``thumbnails/``), registered by
+``explorer.ui.thumbnails``: ``thumbnails_state.js`` (pure, Node runs it alone) then
+``thumbnails.js`` (the view and the entry point).
 """
 
 from __future__ import annotations
@@ -37,3 +41,10 @@ PLAYER_VIEW_FILES: tuple[str, ...] = (
     "player.js",  # the Player and the entry point (the module's default export): last
 )
 PLAYER_JS: str = "\n".join([PLAYER_STATE_JS, *(_read(name) for name in PLAYER_VIEW_FILES)])
+
+# The thumbnail grid (thumbnails/): the gallery, a layer's maps, the playground's samples.
+# Its pure part (keys, rows, sheet positions, clicks; no DOM) comes first, as for the player.
+THUMBNAILS_HTML: str = _read("thumbnails/thumbnails.html")
+THUMBNAILS_CSS: str = _read("thumbnails/thumbnails.css")
+THUMBNAILS_STATE_JS: str = _read("thumbnails/thumbnails_state.js")
+THUMBNAILS_JS: str = "\n".join([THUMBNAILS_STATE_JS, _read("thumbnails/thumbnails.js")])

@@ -28,6 +28,10 @@ const controlMethods = {
     on(this.el.inStatic, "mousemove", (e) => this.hoverInput(e));
     on(this.el.inStatic, "mouseleave", () => this.moved(this.state.hover(null), false));
     on(this.root, "keydown", (e) => this.onKey(e));
+    // In presenter mode the player takes a clicker's keys from anywhere on the page, without a
+    // click on it first. The page's document, and the parent's when the player runs in a frame
+    // of the same origin (a parent of another origin cannot be read: then only our own).
+    for (const doc of pageDocuments()) on(doc, "keydown", (e) => this.onPageKey(e));
     on(this.el.quizToggle, "click", () => this.setQuiz(!this.quiz.on));
     on(this.el.quizForm, "submit", (e) => {
       e.preventDefault();
@@ -44,6 +48,25 @@ const controlMethods = {
     const action = keyAction(e.key, { tag: target.tagName, type: target.type });
     if (!action) return;
     e.preventDefault(); // no page scrolling while the player has the keyboard
+    this.apply(action);
+  },
+
+  /** A key pressed anywhere on the page: in presenter mode, what a clicker asks (see
+   * pageKeyAction); never a key the player itself, or a control of the page, has taken. */
+  onPageKey(e) {
+    if (!this.presenter || this.destroyed || e.defaultPrevented || !this.root.isConnected) return;
+    const path = e.composedPath();
+    if (path.includes(this.root)) return; // the player's own listener has it
+    const target = path[0] || {};
+    const described = {
+      tag: target.tagName,
+      type: target.type,
+      role: target.getAttribute ? target.getAttribute("role") : null,
+      editable: Boolean(target.isContentEditable),
+    };
+    const action = pageKeyAction(e.key, described, e.ctrlKey || e.altKey || e.metaKey);
+    if (!action) return;
+    e.preventDefault(); // Space and PageDown would scroll the page
     this.apply(action);
   },
 
@@ -145,3 +168,15 @@ const controlMethods = {
     this.el.speed.value = String(Math.round(speedToSlider(this.state.speed)));
   },
 };
+
+/** The documents whose keys a presenting player hears: its own, and its parent's when it runs
+ * in a frame the browser lets it read (the same origin). */
+function pageDocuments() {
+  const docs = [document];
+  try {
+    if (window.parent && window.parent !== window && window.parent.document) docs.push(window.parent.document);
+  } catch (_) {
+    // another origin's page: its keys are not ours to hear
+  }
+  return docs;
+}

@@ -146,6 +146,8 @@ function keyAction(key, target = {}) {
     " ": "toggle",
     ArrowLeft: "back",
     ArrowRight: "forward",
+    PageUp: "back", // a presenter's clicker: "previous"
+    PageDown: "forward", // … and "next"
     Home: "start",
     End: "end",
     "-": "slower",
@@ -153,6 +155,43 @@ function keyAction(key, target = {}) {
     "=": "faster",
   };
   return actions[key] || null;
+}
+
+// The keys a presenter's clicker (or a teacher at the laptop) sends, and what they ask for when
+// the player listens to the whole page (presenter mode): step, play/pause, jump.
+const PAGE_KEYS = {
+  " ": "toggle",
+  ArrowLeft: "back",
+  ArrowRight: "forward",
+  PageUp: "back",
+  PageDown: "forward",
+  Home: "start",
+  End: "end",
+};
+const NAVIGATION_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"];
+// Where every key is the user's own: typing, or a control that reads keys itself.
+const TYPING_TYPES = ["", "text", "number", "search", "email", "password", "tel", "url", "date", "time", "datetime-local", "month", "week"];
+const OWN_KEYS_ROLES = ["textbox", "searchbox", "combobox", "spinbutton", "listbox", "option", "menu", "menuitem", "radio", "radiogroup", "tab", "tablist", "grid", "gridcell", "tree", "treeitem"];
+
+/** The action a key pressed anywhere on the page asks of a presenting player, or null.
+ * `target` describes the element with the keyboard ({tag, type, role, editable}) and
+ * `modifiers` whether Ctrl, Alt or Meta was held. The page's own controls keep their keys:
+ * nothing while the user types (a text or number box, a select, an editable area, a combo or
+ * list box, radio buttons, tabs, a grid), a focused slider keeps the arrows, Home/End and
+ * PageUp/PageDown, a focused button, check box or link keeps Space. */
+function pageKeyAction(key, target = {}, modifiers = false) {
+  if (modifiers || !(key in PAGE_KEYS)) return null;
+  const tag = (target.tag || "").toUpperCase();
+  const type = (target.type || "").toLowerCase();
+  const role = (target.role || "").toLowerCase();
+  if (target.editable || tag === "TEXTAREA" || tag === "SELECT" || OWN_KEYS_ROLES.includes(role)) return null;
+  if (tag === "INPUT" && (TYPING_TYPES.includes(type) || type === "radio" || type === "file")) return null;
+  const slider = role === "slider" || (tag === "INPUT" && type === "range");
+  if (slider && NAVIGATION_KEYS.includes(key)) return null;
+  const pressable = ["BUTTON", "A", "SUMMARY"].includes(tag) || role === "button" || role === "link"
+    || role === "switch" || role === "checkbox" || (tag === "INPUT" && ["checkbox", "button", "submit", "reset"].includes(type));
+  if (pressable && key === " ") return null;
+  return PAGE_KEYS[key];
 }
 
 // ------------------------------------------------------------------ the play state

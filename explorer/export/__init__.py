@@ -9,6 +9,9 @@ bytes) and Streamlit-free; the pages offer the results as downloads. One module 
   so each cell stays a crisp square), with its colour bar and the numbers the bar's ends stand
   for; ``montage_png``: a network stage's feature maps (``stage_pictures.stage_montage``) the
   same way, with the stage's colour bar.
+- ``titles`` — what a slide says it shows: ``convolution_title`` (the operation, the kernel,
+  padding with its mode, stride, dilation) and ``montage_title`` (the stage, the image, the
+  weights).
 - ``animation`` — ``animation_gif``: the window sliding over the padded input while the output
   fills in, cell by cell, as an animated GIF (``animation_frames`` are its frames).
 - ``code`` — ``playground_code``: a short NumPy + PyTorch script that recomputes the

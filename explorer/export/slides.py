@@ -54,6 +54,7 @@ class Slide:
     cell_px: int  # each value of the result is a cell_px × cell_px square
     bar_box: tuple[int, int, int, int] | None  # (x0, y0, x1, y1) of the colour ramp, x1/y1 excl.
     bar_labels: tuple[tuple[str, int], ...]  # the numbers under the bar: (text, x it marks)
+    titles: tuple[str, ...] = ()  # the title's lines as drawn, the first one large
 
     def png(self) -> bytes:
         return render.png_bytes(self.pixels)
@@ -88,8 +89,9 @@ def _compose(
     note: str = "",
     numbers: np.ndarray | None = None,
 ) -> Slide:
-    """Lay out: the title, the picture (centred), the colour bar with its labels, a note."""
-    title_text = drawable_text(title) if title else ""
+    """Lay out: the title (its first line large, the others smaller), the picture (centred),
+    the colour bar with its labels, a note."""
+    titles = title_lines(title)
     title_font, label_font, note_font = (
         builtin_font(TITLE_PX),
         builtin_font(LABEL_PX),
@@ -101,15 +103,18 @@ def _compose(
     if bar:
         bar_width = max(bar_width, 320)
     widths = [pw, bar_width]
-    if title_text:
-        widths.append(text_size(title_text, title_font)[0])
+    fonts = [title_font if k == 0 else label_font for k in range(len(titles))]
+    widths += [text_size(line, font)[0] for line, font in zip(titles, fonts, strict=True)]
     if note:
         widths.append(text_size(note, note_font)[0])
     width = max(widths) + 2 * SLIDE_MARGIN
     y = SLIDE_MARGIN
-    title_y = y
-    if title_text:
-        y += TITLE_PX + 18
+    title_ys = []
+    for k in range(len(titles)):
+        title_ys.append(y)
+        y += TITLE_PX + 10 if k == 0 else LABEL_PX + 8
+    if titles:
+        y += 8
     picture_origin = ((width - pw) // 2, y)
     y += ph + 20
     bar_box = None
@@ -128,8 +133,9 @@ def _compose(
     if numbers is not None and font is not None:
         write_in_cells(canvas, numbers, picture_origin, cell_px, font)
     draw = ImageDraw.Draw(canvas)
-    if title_text:
-        draw.text((SLIDE_MARGIN, title_y), title_text, font=title_font, fill=INK)
+    for line, font, line_y in zip(titles, fonts, title_ys, strict=True):
+        ink = INK if font is title_font else MUTED
+        draw.text((SLIDE_MARGIN, line_y), line, font=font, fill=ink)
     labels: list[tuple[str, int]] = []
     if bar and bar_box:
         x0, y0, x1, y1 = bar_box
@@ -144,7 +150,14 @@ def _compose(
             labels.append((text, x))
     if note:
         draw.text((width // 2, note_y), note, font=note_font, fill=MUTED, anchor="ma")
-    return Slide(np.asarray(canvas).copy(), picture_origin, cell_px, bar_box, tuple(labels))
+    return Slide(np.asarray(canvas).copy(), picture_origin, cell_px, bar_box, tuple(labels), titles)
+
+
+def title_lines(title: str | None) -> tuple[str, ...]:
+    """A title's lines as a slide draws them: split at line breaks, each made drawable
+    (``text.drawable_text``), empty lines dropped."""
+    lines = (drawable_text(line) for line in str(title or "").split("\n"))
+    return tuple(line for line in lines if line)
 
 
 def slide_factor(height: int, width: int, min_side: int = SLIDE_MIN_SIDE) -> int:
@@ -208,7 +221,8 @@ def result_slide_png(
     mean. ``numbers``: write each value in its cell (None: when the result is at most 16 a
     side, as the page does). ``result`` C×H×W (a per-channel result): the colour picture the
     page shows (``render.channels_picture``) with a sentence instead of a colour bar.
-    ``title``: one line above the picture (drawn as text, never interpreted).
+    ``title``: above the picture, drawn as text (never interpreted): its first line large, the
+    lines after a line break smaller (``titles.convolution_title`` writes one).
     """
     return result_slide(
         result, cmap, title, vmin=vmin, vmax=vmax, numbers=numbers, min_side=min_side
@@ -258,7 +272,8 @@ def montage_png(
     tile_px: int = 100,
 ) -> bytes:
     """A network stage's feature maps as one PNG: ``stage_montage(maps, kind, scale, tile_px)``
-    (C×H×W maps, 8 or 16 a row, map 0 top left) under an optional one-line ``title``, with the
+    (C×H×W maps, 8 or 16 a row, map 0 top left) under an optional ``title`` (a second line after
+    a line break: ``titles.montage_title`` names the image and the weights there), with the
     colour bar of the stage and its end values (``scale="layer"``: the range shared by the
     stage; ``"map"``: each map on its own range, said in words)."""
     return montage_slide(maps, kind, scale, title, tile_px=tile_px).png()

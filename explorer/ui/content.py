@@ -11,7 +11,6 @@ session: thirty students opening the same link cost little more than one.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from explorer.model import Preprocessing
     from explorer.network_view import ChannelView
     from explorer.receptive_field import FieldBox
+    from explorer.thumbnail_sheet import ThumbnailSheet
 
 
 def _identity(obj: Any) -> str:
@@ -66,6 +66,12 @@ def capture(ctx: NetworkContext, inp: ModelInput) -> Activations:
     return dataclasses.replace(acts, identity=f"{ctx.identity}|{inp.key}")
 
 
+# A map's tile in the page's montages, in pixels before the browser scales it (crisply: app.py's
+# PIXELATED style). Sent at 64 px a tile, a feature-maps run spent a third of its time encoding
+# PNGs 4–16× larger than the screen shows; 32 px keeps every map's pixels whole squares.
+MAP_TILE_PX = 32
+
+
 @_cached(64)
 def stage_pictures(acts: Activations, per_map: bool) -> dict[str, bytes]:
     """PNG bytes of every stage: one montage per spatial stage, one strip per long vector."""
@@ -74,7 +80,9 @@ def stage_pictures(acts: Activations, per_map: bool) -> dict[str, bytes]:
     pictures: dict[str, bytes] = {}
     for name in SPATIAL_STAGES:
         kind = STAGE_BY_NAME[name].kind
-        img = stage_montage(acts.stages[name], kind, "map" if per_map else "layer", tile_px=64)
+        img = stage_montage(
+            acts.stages[name], kind, "map" if per_map else "layer", tile_px=MAP_TILE_PX
+        )
         pictures[name] = render.png_bytes(img)
     for name in STRIP_STAGES:
         strip = vector_strip(acts.stages[name], STAGE_BY_NAME[name].kind, cell_px=8)
@@ -144,42 +152,41 @@ def map_figure(acts: Activations, layer: str, index: int, per_map: bool) -> go.F
     return render.heatmap_figure(arr[index], stage_cmap(kind), title, layer, lo, hi)
 
 
-def data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
 @_cached(64)
-def map_thumbnails(acts: Activations, layer: str, per_map: bool) -> list[str]:
-    """Every map of ``layer`` as a small PNG data URL, in map order (for the map picker)."""
+def map_thumbnails(acts: Activations, layer: str, per_map: bool) -> ThumbnailSheet:
+    """Every map of ``layer`` in its colours, at its own size (the browser enlarges it, pixels
+    kept square), on one sheet in map order: the map picker's pictures, made once per content."""
     from explorer.stage_pictures import stage_cmap, stage_limits
+    from explorer.thumbnail_sheet import thumbnail_sheet
 
     arr, kind = acts.stages[layer], STAGE_BY_NAME[layer].kind
     lo, hi = (None, None) if per_map else stage_limits(arr, kind)
-    urls = []
-    for m in arr:
-        picture = render.colourise(m, stage_cmap(kind), lo, hi)
-        urls.append(data_url(render.png_bytes(render.enlarge(picture, max(1, 48 // m.shape[0])))))
-    return urls
+    return thumbnail_sheet([render.colourise(m, stage_cmap(kind), lo, hi) for m in arr])
 
 
 @_cached(4)
-def gallery_thumbnails(dataset: str) -> list[tuple[str, str]]:
-    """(thumbnail PNG data URL, true label) of every gallery image of ``dataset``, in order."""
+def gallery_thumbnails(dataset: str) -> ThumbnailSheet:
+    """Every gallery image of ``dataset``, 32×32 as the network gets it, on one sheet in
+    gallery order."""
     from explorer.samples import gallery, load_gallery_image
+    from explorer.thumbnail_sheet import thumbnail_sheet
 
-    return [
-        (data_url(render.png_bytes(render.enlarge(load_gallery_image(item), 2))), item.label_name)
-        for item in gallery(dataset)
-    ]
+    return thumbnail_sheet([load_gallery_image(item) for item in gallery(dataset)])
 
 
-def montage_png(acts: Activations, stage: str, per_map: bool) -> bytes:
-    """A stage's maps as a PNG for a slide, with its title and colour bar (made when the
-    download is clicked, so not cached)."""
+def montage_png(
+    acts: Activations, stage: str, per_map: bool, inp: ModelInput | None = None, weights: str = ""
+) -> bytes:
+    """A stage's maps as a PNG for a slide, with its colour bar and a title that names the
+    stage, the image (``inp``) and the ``weights`` (made when the download is clicked, so not
+    cached)."""
     from explorer.export.slides import montage_png as slide
+    from explorer.export.titles import image_words, montage_title
 
     info = STAGE_BY_NAME[stage]
-    return slide(acts.stages[stage], info.kind, "map" if per_map else "layer", info.title)
+    image = image_words(inp.description, inp.true_label) if inp is not None else ""
+    title = montage_title(info.title, image, weights)
+    return slide(acts.stages[stage], info.kind, "map" if per_map else "layer", title)
 
 
 # ============================================================================================

@@ -28,10 +28,12 @@ from explorer.numbers import format_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState, shown_cells, with_edits
 from explorer.reference import TorchCheck, check_against_torch
-from explorer.samples import load_sample, sample_matrix
+from explorer.samples import SAMPLES, load_sample, sample_matrix
 from explorer.share import kernel_cells, link, result_csv
+from explorer.thumbnail_sheet import ThumbnailSheet, numbers_tile, square_thumbnail, thumbnail_sheet
 from explorer.ui import widgets
 from explorer.ui.state import Bound
+from explorer.ui.thumbnails import Thumbnail, thumbnail_grid
 from explorer.uploads import DecodedImage, decode_upload
 
 ss = st.session_state
@@ -94,6 +96,44 @@ def choice(widget: Callable[..., Any], name: str, label: str, **kwargs: Any) -> 
     return PLAYGROUND.choice(widget, name, label, **kwargs)
 
 
+SAMPLE_TILE_PX = 80
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def sample_sheet() -> ThumbnailSheet:
+    """Every sample as an 80×80 thumbnail, in the registry's order, on one sheet (made once for
+    the whole server): small matrices as their numbers, pictures fitted to the tile."""
+    tiles = []
+    for key in SAMPLES:
+        matrix = sample_matrix(key)
+        if matrix is not None and max(matrix.shape) <= 8:
+            tiles.append(numbers_tile(matrix, SAMPLE_TILE_PX))
+        else:
+            tiles.append(square_thumbnail(load_sample(key), SAMPLE_TILE_PX))
+    return thumbnail_sheet(tiles)
+
+
+def sample_picker() -> str:
+    """The samples as pictures with their names, bound to the state: clicking one makes it the
+    input. Returns the chosen sample's key."""
+    items = [Thumbnail(key, sample.name, sample.name) for key, sample in SAMPLES.items()]
+
+    def pick(key: str) -> None:
+        _change(PLAYGROUND.get().choose("sample", key))
+
+    thumbnail_grid(
+        sample_sheet(),
+        items,
+        state().sample,
+        pick,
+        key="conv_sample_grid",
+        label="Sample",
+        tile_px=SAMPLE_TILE_PX,
+        crisp=False,
+    )
+    return state().sample
+
+
 def matrix_text_area(label: str, **kwargs: Any) -> str:
     """The typed-numbers input, bound to the state."""
     ss.setdefault("conv_matrix_text", state().matrix_text)
@@ -137,8 +177,8 @@ def kernel_editor() -> PlaygroundState:
         tuple("" if pd.isna(v) else str(v) for v in row) for row in edited.itertuples(index=False)
     )
     cells = with_edits(base, shown, typed)  # untouched cells keep their exact values
-    if cells != current.custom_cells:
-        current = current.with_kernel(cells, origin=current.kernel_origin)
+    if cells != current.custom_cells:  # typed into: no longer the kernel it came from
+        current = current.with_kernel(cells)
         ss[STATE_KEY] = current  # not _change: the mounted grid already shows these cells
         ss.pop("conv_link_warnings", None)
     return current

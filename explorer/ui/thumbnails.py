@@ -1,106 +1,164 @@
-"""Pictures as a clickable grid (the gallery, a layer's maps): ``st.dataframe`` with image
-columns and single-cell selection. A click calls ``pick(i)`` before the rerun, like a widget's
-callback; a selection the browser sends back is checked like a link's value (a cell that was
-not offered is ignored, never indexed)."""
+"""Pictures as a clickable grid (the gallery, a layer's maps, the playground's samples): a
+st.components.v2 component (explorer/components/thumbnails/) that wraps its thumbnails to the
+width — no table, no scroll box — and reports a click as a trigger, so every click is one event,
+a repeated one and one made while the page is still running included.
+
+The pictures travel as one sprite sheet (explorer.thumbnail_sheet), made once per content by
+the caches and served once as a /media file that the browser keeps: a rerun sends the grid's
+keys, names and choice, never the pictures again. A click calls ``pick(key)`` before the rerun,
+like a widget's callback; what the browser reports is checked like a link's value (a key the
+grid did not offer is ignored).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
+from streamlit import runtime
 
-from explorer.network_state import NetworkState
-from explorer.ui import content
-from explorer.ui.network import NET
+from explorer.components import THUMBNAILS_CSS, THUMBNAILS_HTML, THUMBNAILS_JS
+from explorer.thumbnail_sheet import ThumbnailSheet
+
+if TYPE_CHECKING:  # the network's modules import torch: the playground's grid does without
+    from explorer.network_state import NetworkState
 
 ss = st.session_state
-MAP_GRID_COLUMNS = 8
+MAP_TILE_PX = 48  # the smallest a map's thumbnail is drawn; the grid stretches them to fill
+GALLERY_TILE_PX = 64
+
+# Registered once, at import (as the player is): registering per call re-registers every run.
+_thumbnails_component = st.components.v2.component(
+    "cnn_explorer.thumbnails", html=THUMBNAILS_HTML, css=THUMBNAILS_CSS, js=THUMBNAILS_JS
+)
 
 
-def _select_cell(key: str, cell: list) -> None:
-    """Show ``cell`` ([row, "column"]) selected in grid ``key``, and remember it: the browser
-    may send this same selection back with another widget's change, and that is not a click."""
-    if (ss.get(key) or {}).get("selection", {}).get("cells") != [cell]:
-        ss[key] = {"selection": {"rows": [], "columns": [], "cells": [cell]}}
-    ss[key + "_shown"] = cell
+@dataclass(frozen=True)
+class Thumbnail:
+    """One picture of a grid: its ``key`` (what a click reports), its accessible ``name`` (read
+    out by a screen reader, shown on hover) and an optional ``caption`` shown under it."""
+
+    key: str
+    name: str
+    caption: str = ""
 
 
-def clicked_cell(selection: object, shown: object, rows: int, cols: int) -> tuple[int, int] | None:
-    """The (row, column) a grid's ``selection`` (as the browser sent it) says was clicked:
-    None when it is the selection the page itself showed (``shown``), or anything but one
-    cell of the ``rows``×``cols`` grid."""
-    try:
-        cells = selection.get("selection", {}).get("cells") or []  # type: ignore[attr-defined]
-        if not cells or list(cells[0]) == list(shown or []):  # type: ignore[call-overload]
-            return None
-        row, col = cells[0]
-        row, col = int(row), int(str(col))
-    except (AttributeError, TypeError, ValueError):
+def read_pick(value: object, keys: Collection[str]) -> str | None:
+    """The key a click reported (``{"key": str, "n": the click's number}``), or None for
+    anything else a browser could send: not a mapping, no text key, a key not offered."""
+    if not isinstance(value, Mapping):
         return None
-    return (row, col) if 0 <= row < rows and 0 <= col < cols else None
+    key = value.get("key")
+    return key if isinstance(key, str) and key in keys else None
+
+
+def sheet_url(sheet: ThumbnailSheet, key: str) -> str:
+    """The sheet's address on this server. Its media file id is the hash of its bytes, so the
+    same pictures keep the same address from run to run and the browser fetches them once."""
+    url = runtime.get_instance().media_file_mgr.add(sheet.png, "image/png", f"thumbnails.{key}")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{url}" if base else url
+
+
+def thumbnail_payload(
+    sheet_address: str,
+    sheet: ThumbnailSheet,
+    items: Sequence[Thumbnail],
+    chosen: str | None,
+    label: str,
+    tile_px: int,
+    crisp: bool,
+) -> dict:
+    """What the component is given: small, and the same from run to run unless the choice,
+    the pictures or the items change."""
+    if len(items) != sheet.count:
+        raise ValueError(f"{len(items)} thumbnails for a sheet of {sheet.count} pictures")
+    return {
+        "label": label,
+        "sheet": sheet_address,
+        "columns": sheet.columns,
+        "rows": sheet.rows,
+        "items": [[t.key, t.name, t.caption] for t in items],
+        "selected": chosen,
+        "tile": tile_px,
+        "crisp": crisp,
+    }
 
 
 def thumbnail_grid(
-    urls: list[str],
-    cols: int,
-    chosen: int,
-    pick: Callable[[int], None],
+    sheet: ThumbnailSheet,
+    items: Sequence[Thumbnail],
+    chosen: str | None,
+    pick: Callable[[str], None],
+    *,
     key: str,
-    row_px: int,
-    max_rows: int | None = None,
-    title: Callable[[int], str] = str,
+    label: str,
+    tile_px: int,
+    crisp: bool = True,
 ) -> None:
-    """Pictures (``urls``: PNG data URLs) as a grid, ``cols`` a row, the first top left, with
-    picture ``chosen`` selected; clicking picture i calls ``pick(i)``."""
-    import pandas as pd
-
-    rows = -(-len(urls) // cols)
-    cells = [
-        [urls[r * cols + c] if r * cols + c < len(urls) else None for c in range(cols)]
-        for r in range(rows)
-    ]
-    frame = pd.DataFrame(cells, columns=[str(c) for c in range(cols)])
-    _select_cell(key, [chosen // cols, str(chosen % cols)])
+    """``items`` (tile i of ``sheet`` each) as a grid under the accessible group name
+    ``label``, at least ``tile_px`` CSS px a thumbnail, ``chosen`` marked; clicking one calls
+    ``pick(its key)``. ``crisp``: enlarge with square pixels (maps, 32×32 images)."""
+    keys = frozenset(item.key for item in items)
 
     def picked() -> None:
-        cell = clicked_cell(ss.get(key), ss.get(key + "_shown"), rows, cols)
-        if cell is not None and cell[0] * cols + cell[1] < len(urls):
-            pick(cell[0] * cols + cell[1])
+        reported = ss.get(key)
+        found = read_pick(reported.get("pick") if isinstance(reported, Mapping) else None, keys)
+        if found is not None:
+            pick(found)
 
-    st.dataframe(
-        frame,
+    _thumbnails_component(
         key=key,
-        on_select=picked,
-        selection_mode="single-cell",
-        hide_index=True,
-        row_height=row_px,
-        height=min(max_rows or rows, rows) * row_px + 40,
-        column_config={
-            c: st.column_config.ImageColumn(title(int(c)), width="small") for c in frame.columns
-        },
+        data=thumbnail_payload(sheet_url(sheet, key), sheet, items, chosen, label, tile_px, crisp),
+        on_pick_change=picked,
+        height="content",
     )
 
 
-def map_picker(thumbnails: list[str], state: NetworkState) -> None:
-    """The maps of a layer as thumbnails (8 a row, map 0 top left); clicking one makes it the
-    enlarged map."""
+def map_picker(thumbnails: ThumbnailSheet, state: NetworkState) -> None:
+    """The maps of a layer as thumbnails (map 0 first, as many a row as fit); clicking one makes
+    it the enlarged map."""
+    from explorer.ui.network import NET
 
-    def pick(index: int) -> None:
-        NET.put(NET.get().choose("map", index))
+    def pick(index: str) -> None:
+        NET.put(NET.get().choose("map", int(index)))
 
-    thumbnail_grid(thumbnails, MAP_GRID_COLUMNS, state.map, pick, "net_map_grid", 54, max_rows=6)
+    items = [Thumbnail(str(i), f"map {i}") for i in range(thumbnails.count)]
+    label = f"The {thumbnails.count} maps of {state.layer}"
+    thumbnail_grid(
+        thumbnails,
+        items,
+        str(state.map),
+        pick,
+        key="net_map_grid",
+        label=label,
+        tile_px=MAP_TILE_PX,
+    )
 
 
 def gallery_picker(state: NetworkState) -> None:
-    """The gallery as thumbnails, five a row; clicking one picks it. The selection follows the
-    state, so the picker and the list above always agree."""
+    """The gallery as thumbnails with their true labels; clicking one picks it. The choice
+    follows the state, so the picker and the list above always agree."""
     from explorer.samples import gallery
+    from explorer.ui import content
+    from explorer.ui.network import NET
 
-    keys = [item.key for item in gallery(state.dataset)]
+    items = [
+        Thumbnail(item.key, f"{item.label_name}, gallery image {i + 1}", item.label_name)
+        for i, item in enumerate(gallery(state.dataset))
+    ]
 
-    def pick(index: int) -> None:
-        NET.put(NET.get().choose("image", keys[index]))
+    def pick(key: str) -> None:
+        NET.put(NET.get().choose("image", key))
 
-    urls = [url for url, _ in content.gallery_thumbnails(state.dataset)]
-    current = keys.index(state.gallery_item().key)
-    thumbnail_grid(urls, 5, current, pick, "net_gallery_grid", 70, title=lambda _c: " ")
+    thumbnail_grid(
+        content.gallery_thumbnails(state.dataset),
+        items,
+        state.gallery_item().key,
+        pick,
+        key="net_gallery_grid",
+        label="Gallery: test images with their true labels",
+        tile_px=GALLERY_TILE_PX,
+    )
