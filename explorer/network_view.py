@@ -1,15 +1,20 @@
 """What the network pages say about one forward pass, as plain records: the verdict, what the
-model sees in each colour channel, the words of a colour legend, the choices of colour scale.
-Pure functions of arrays and labels; the pages only show them."""
+model sees in each colour channel, the words of a colour legend, the choices of colour scale,
+and the data flow through the layers drawn for a projector. Pure functions of arrays and
+labels; the pages only show them."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.architecture import LayerRow
 from explorer.features import predictions, preprocess
 from explorer.model import Preprocessing
+from explorer.render import _LAYER_FILL as LAYER_FILL  # the graphviz diagram's colours
 from explorer.stages import StageKind
 
 
@@ -91,3 +96,67 @@ def legend_text(kind: StageKind, low: float, high: float, per_map: bool) -> str:
     if kind == "signed":
         return f"blue {low:.3g} · white 0 · red {high:.3g}"
     return f"dark {low:.3g} · yellow {high:.3g}"
+
+
+# ============================================================================================
+# The data flow for a projector: the layers in blocks side by side, so the whole network fits
+# one 1280×720 screen with labels of at least 18 px (the graphviz chain, one box under the
+# other, is 16 boxes tall).
+
+FLOW_FONT = "clamp(20px, 1.3vw, 28px)"  # 20 px at 1280 wide, 25 px at 1920
+
+
+def flow_groups(rows: Sequence[LayerRow]) -> list[tuple[str, list[LayerRow]]]:
+    """The layers (``architecture.layer_table`` rows, in forward order) in the blocks a teacher
+    names: the input, one block per convolution (conv → ReLU → pool) and the classifier head
+    from flatten on."""
+    groups: list[tuple[str, list[LayerRow]]] = []
+    blocks = 0
+    for row in rows:
+        if row.name == "input":
+            groups.append(("Input", [row]))
+        elif row.name.startswith("conv"):
+            blocks += 1
+            groups.append((f"Block {blocks}", [row]))
+        elif row.name == "flatten" or not groups:
+            groups.append(("Classifier head", [row]))
+        else:
+            groups[-1][1].append(row)
+    return groups
+
+
+def flow_html(rows: Sequence[LayerRow]) -> str:
+    """The data flow as HTML: one column per block, left to right (they wrap on a narrow
+    screen), each layer a box with its name and its output shape less the batch dimension,
+    coloured as the graphviz diagram (conv orange, relu blue, pool green, fc purple)."""
+    columns = []
+    for title, layers in flow_groups(rows):
+        boxes = []
+        for row in layers:
+            shape = " × ".join(str(d) for d in row.output_shape[1:])
+            fill = next((c for p, c in LAYER_FILL.items() if row.name.startswith(p)), "#eeeeee")
+            boxes.append(
+                f'<li class="flow-layer" data-layer="{html.escape(row.name)}" style="'
+                f"background:{fill};border:1px solid #555;border-radius:0.5em;padding:0.2em 0.6em;"
+                'list-style:none;margin:0;text-align:center;line-height:1.25;font-size:1em">'
+                f"<b>{html.escape(row.name)}</b><br>"
+                f'<span style="font-variant-numeric:tabular-nums">{html.escape(shape)}</span></li>'
+            )
+        arrow = (
+            '<li aria-hidden="true" style="list-style:none;text-align:center;line-height:1;'
+            'font-size:1em">↓</li>'
+        )
+        columns.append(
+            '<section class="flow-block" style="flex:1 1 9em;min-width:8em;max-width:14em">'
+            '<div class="flow-title" style="margin:0 0 0.3em;text-align:center;font-weight:600">'
+            f"{html.escape(title)}</div>"
+            '<ol style="display:flex;flex-direction:column;gap:0.15em;margin:0;padding:0">'
+            + arrow.join(boxes)
+            + "</ol></section>"
+        )
+    step = '<span aria-hidden="true" style="align-self:center;font-size:1.4em">→</span>'
+    return (
+        f'<div class="flow" data-testid="network-flow" style="display:flex;flex-wrap:wrap;'
+        f"align-items:flex-start;justify-content:center;gap:0.6em;font-size:{FLOW_FONT};"
+        f'line-height:1.25">{step.join(columns)}</div>'
+    )

@@ -8,7 +8,7 @@ import streamlit as st
 from explorer.errors import literal_markdown
 from explorer.network_view import verdict
 from explorer.stages import LOGITS
-from explorer.ui import content, widgets
+from explorer.ui import content, path, widgets
 from explorer.ui import feature_maps as view
 from explorer.ui import network as net
 from explorer.ui.inside_links import link_here
@@ -32,13 +32,15 @@ show, ctx = net.network_page(
     "numbers are computed live, in one pass through the network.",
     SECTIONS,
 )
-stages_place = st.container()  # presenting: every stage's maps first
-
 # A drawing or an upload needs its widgets, so that section always shows for them.
 input_shown = show.shows("input") or NET.get().input != "gallery"
-if input_shown:
-    left, right = st.columns([2, 3], gap="large")
-    with left:
+if show.on:  # the picture and the answer first, the chooser under them
+    picture_place, answer_place = st.columns([1, 2], gap="large")
+    chooser = st.container() if input_shown else None
+else:
+    chooser, answer_place = st.columns([2, 3], gap="large")
+if chooser is not None:
+    with chooser:
         inp = network_input(ctx)
 else:
     inp = current_input(ctx, NET.get())
@@ -48,11 +50,14 @@ acts = widgets.guarded(lambda: content.capture(ctx, inp))  # weights may overflo
 if acts is None:
     st.stop()
 said = verdict(acts.probabilities, ctx.classes, inp.true_label)
-with right if input_shown else stages_place:
-    revealed = view.guess_first(ctx, inp, said.answer)
+if show.on:
+    with picture_place:
+        view.projector_picture(inp)
+with answer_place:
+    revealed = view.guess_first(ctx, inp, said.answer, show.on)
     if revealed:
         st.markdown(f"#### {said.sentence()}")
-    if input_shown and revealed:
+    if revealed:
         st.markdown("**Probability of each class (softmax)**")
         probabilities = list(zip(ctx.classes, map(float, acts.probabilities), strict=True))
         st.markdown(
@@ -60,6 +65,7 @@ with right if input_shown else stages_place:
         )
         k = int(acts.probabilities.argmax())
         link_here(f"Which pixels made it say {said.answer}?", "softmax", (k,), k)
+    if revealed and not show.on:
         st.caption(
             f"Input: {literal_markdown(inp.description)}. Forward pass: "
             f"**{acts.forward_ms:.2f} ms** on "
@@ -70,34 +76,40 @@ with right if input_shown else stages_place:
     if acts.fallback_reason:
         widgets.warning(f"The GPU failed ({acts.fallback_reason}); this ran on the CPU instead.")
 
-if show.shows("sees"):
-    st.subheader("What the model sees")
-    enlarged, channels = content.input_pictures(inp, ctx.preprocessing)
-    cols = st.columns(4)
-    cols[0].image(
-        enlarged,
-        caption="The 32×32 input, enlarged",
-        output_format="PNG",
-        alt="The network's 32×32 input, enlarged",
-    )
-    for col, (channel, picture) in zip(cols[1:], channels, strict=True):
-        col.image(
-            picture,
-            caption=f"{channel.name} channel",
-            output_format="PNG",
-            alt=f"The input's {channel.name} channel in gray",
-        )
-        col.caption(
-            f"(pixel/255 − {channel.mean:.4g}) / {channel.std:.4g} → from **{channel.low:.3f}** to "
-            f"**{channel.high:.3f}**"
-        )
-    st.caption(
-        "The network does not see 0–255: each channel is scaled to 0–1, then the training set's "
-        "mean is subtracted and the result divided by its standard deviation, so the numbers are "
-        "centred on 0."
-    )
+# What the model sees, then every stage; presenting, the stages (the lesson) come first.
+sees_place, stages_place = st.container(), st.container()
+if show.on:
+    sees_place, stages_place = stages_place, sees_place
 
-with stages_place if show.on else st.container():
+if show.shows("sees"):
+    with sees_place:
+        st.subheader("What the model sees")
+        enlarged, channels = content.input_pictures(inp, ctx.preprocessing)
+        cols = st.columns(4)
+        cols[0].image(
+            enlarged,
+            caption="The 32×32 input, enlarged",
+            output_format="PNG",
+            alt="The network's 32×32 input, enlarged",
+        )
+        for col, (channel, picture) in zip(cols[1:], channels, strict=True):
+            col.image(
+                picture,
+                caption=f"{channel.name} channel",
+                output_format="PNG",
+                alt=f"The input's {channel.name} channel in gray",
+            )
+            col.caption(
+                f"(pixel/255 − {channel.mean:.4g}) / {channel.std:.4g} → from "
+                f"**{channel.low:.3f}** to **{channel.high:.3f}**"
+            )
+        st.caption(
+            "The network does not see 0–255: each channel is scaled to 0–1, then the training "
+            "set's mean is subtracted and the result divided by its standard deviation, so the "
+            "numbers are centred on 0."
+        )
+
+with stages_place:
     st.subheader("Every stage, every map")
     NET.choice(
         st.radio,
@@ -114,7 +126,7 @@ with stages_place if show.on else st.container():
         "pooling outputs, which are never negative. Maps are numbered from 0, left to right, "
         "8 (or 16) a row."
     )
-    view.every_stage(acts, per_map, ctx.trained)
+    view.every_stage(acts, per_map, ctx.trained, (inp, ctx.label))
     st.markdown(f"**fc2: the {len(ctx.classes)} scores (logits), before softmax**")
     logits = list(zip(ctx.classes, map(float, acts.logits), strict=True))
     if revealed:
@@ -122,7 +134,7 @@ with stages_place if show.on else st.container():
         best = int(acts.probabilities.argmax())
         link_here(f"How was the {said.answer} score made?", LOGITS, (best,))
     else:
-        st.caption("The scores appear once you have made your guess above.")
+        st.caption("The scores appear once the guess is in (above).")
     if revealed and len(ctx.classes) > view.CLASSES_SHOWN:
         st.caption(f"The {view.CLASSES_SHOWN} largest of {len(ctx.classes):,} are shown.")
 
@@ -152,4 +164,5 @@ if show.shows("filters"):
 
 net.keep_address({**NET.get().to_query("feature_maps"), **show.query()})
 net.link_note(NET.get())
+path.page_end(__file__)
 widgets.presenter_controls("feature_maps", SECTIONS, show)

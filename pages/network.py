@@ -5,8 +5,9 @@ import streamlit as st
 
 from explorer import render
 from explorer.architecture import layer_table, parameter_arithmetic, parameter_totals
+from explorer.network_view import flow_html
 from explorer.ui import network as net
-from explorer.ui import widgets
+from explorer.ui import path, widgets
 
 SECTIONS = {
     "table": "Layer by layer",
@@ -29,8 +30,12 @@ model = ctx.model
 rows = layer_table(model)
 
 st.subheader("How the data flows")
-diagram, key = st.columns([2, 3], gap="large")
-diagram.graphviz_chart(render.layer_chain_dot(rows))
+if show.on:  # a projector: the blocks side by side, the whole network on the first screen
+    st.html(flow_html(rows))
+    key = st.container()
+else:
+    diagram, key = st.columns([2, 3], gap="large")
+    diagram.graphviz_chart(render.layer_chain_dot(rows))
 key.markdown(
     """
 One image enters as **3 colour channels of 32×32 pixels**; each box shows the shape of the
@@ -115,4 +120,5 @@ if show.shows("dropout"):
 
 net.keep_address({**net.NET.get().to_query("session"), **show.query()})
 net.link_note(net.NET.get())
+path.page_end(__file__)
 widgets.presenter_controls("network", SECTIONS, show)

@@ -113,16 +113,12 @@ def test_a_hostile_link_never_breaks_a_page_or_renders_markup(page: str, query: 
 
 
 def test_a_forged_click_on_a_thumbnail_grid_is_ignored() -> None:
-    from explorer.ui.thumbnails import clicked_cell
+    from explorer.ui.thumbnails import read_pick
 
-    def sent(cells: object) -> dict:
-        return {"selection": {"rows": [], "columns": [], "cells": cells}}
-
-    assert clicked_cell(sent([[1, "2"]]), None, 4, 5) == (1, 2)
-    for forged in ([[99, "2"]], [[1, "7"]], [[-1, "0"]], [["a", "b"]], [[1]], "x", [None]):
-        assert clicked_cell(sent(forged), None, 4, 5) is None, forged
-    assert clicked_cell("not a selection", None, 4, 5) is None
-    assert clicked_cell(sent([[1, "2"]]), [1, "2"], 4, 5) is None  # the page's own selection
+    keys = {str(i) for i in range(20)}
+    assert read_pick({"key": "7", "n": 1}, keys) == "7"
+    for forged in ({"key": "99"}, {"key": -1}, {"key": "a"}, {"key": ["7"]}, "7", [None], None):
+        assert read_pick(forged, keys) is None, forged
 
 
 def test_a_forged_click_on_the_inside_numbers_is_ignored() -> None:

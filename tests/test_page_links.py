@@ -45,8 +45,8 @@ def reference(key: str, image_key: str, stage: str) -> np.ndarray:
 
 def app(page: str, **params: str) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()  # Home first, as AppTest opens the app; then the link's page at the link's address
     at.query_params.update(params)
-    at.run()
     at.switch_page(page)
     return at.run()
 

@@ -114,3 +114,45 @@ def test_a_bad_weights_value_in_a_link_is_ignored_with_a_sentence() -> None:
     message = " ".join(shown(w.value) for w in at.warning)
     assert "Ignored the link's w=" in message and "it must be one of simplecnn-cifar10" in message
     assert all("](" not in w.value for w in at.warning)
+
+
+def reference_shapes(model: SimpleCNN) -> dict[str, tuple[int, ...]]:
+    """Every layer's output shape (less the batch), by running plain PyTorch step by step."""
+    x = torch.zeros(1, 3, 32, 32)
+    shapes = {"input": tuple(x.shape[1:])}
+    with torch.no_grad():
+        for block in (1, 2, 3):
+            x = getattr(model, f"conv{block}")(x)
+            shapes[f"conv{block}"] = tuple(x.shape[1:])
+            x = torch.relu(x)
+            shapes[f"relu{block}"] = tuple(x.shape[1:])
+            x = torch.nn.functional.max_pool2d(x, 2)
+            shapes[f"pool{block}"] = tuple(x.shape[1:])
+        x = torch.flatten(x, 1)
+        shapes["flatten"] = tuple(x.shape[1:])
+        x = torch.relu(model.fc1(x))
+        shapes["fc1"] = shapes["relu4"] = shapes["dropout"] = tuple(x.shape[1:])
+        shapes["fc2"] = tuple(model.fc2(x).shape[1:])
+    return shapes
+
+
+def test_presenting_draws_the_whole_flow_in_blocks_with_each_layers_shape() -> None:
+    import re
+
+    at = AppTest.from_file("../pages/network.py", default_timeout=60)
+    at.query_params.update({"present": "1", "hide": "table,parameters,print,dropout"})
+    at.run()
+    assert not at.exception
+    assert not at.get("graphviz_chart")  # the tall chain is for a laptop's column
+    bodies = [h.proto.body for h in at.get("html")]
+    flow = next(b for b in bodies if 'data-testid="network-flow"' in b)
+    blocks = re.findall(r'<div class="flow-title"[^>]*>([^<]+)</div>', flow)
+    assert blocks == ["Input", "Block 1", "Block 2", "Block 3", "Classifier head"]
+    drawn = dict(re.findall(r'data-layer="(\w+)".*?<span[^>]*>([^<]+)</span>', flow))
+    model = SimpleCNN()
+    model.load_state_dict(torch.load(builtin_weights()[0].path, weights_only=True))
+    expected = reference_shapes(model)
+    assert list(drawn) == list(expected)  # every layer, in forward order
+    for name, shape in expected.items():
+        assert drawn[name] == " × ".join(map(str, shape)), name
+    assert dict(at.query_params)["present"] == "1"

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from explorer import render
+from explorer.errors import literal_markdown
 from explorer.features import (
     Activations,
     ModelInput,
@@ -34,10 +36,37 @@ def top(values: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(values, key=lambda cv: -cv[1])[:CLASSES_SHOWN])
 
 
+PROJECTOR_SCALE = 16  # the 32×32 input as 512×512 pixels: crisp at a projector's column width
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _projector_png(image: np.ndarray) -> bytes:
+    return render.png_bytes(render.enlarge(image, PROJECTOR_SCALE))
+
+
+def projector_picture(inp: ModelInput) -> None:
+    """The input as large as its column (presenter mode: the picture the answer is about, beside
+    the answer), with where it came from."""
+    label = f" — true label: {inp.true_label}" if inp.true_label else ""
+    st.image(
+        _projector_png(inp.image),
+        width="stretch",
+        output_format="PNG",
+        caption=literal_markdown(f"{inp.description}{label}"),
+        alt="The network's 32×32 input, enlarged",
+    )
+
+
 def show_stage(
-    name: str, acts: Activations, pictures: dict[str, bytes], per_map: bool, trained: bool
+    name: str,
+    acts: Activations,
+    pictures: dict[str, bytes],
+    per_map: bool,
+    trained: bool,
+    source: tuple[ModelInput | None, str] = (None, ""),
 ) -> None:
-    """One stage: title, what it does, all its maps as one image, its colour legend."""
+    """One stage: title, what it does, all its maps as one image, its colour legend.
+    ``source``: the input and the weights' name, for the downloaded slide's title."""
     stage = STAGE_BY_NAME[name]
     arr = acts.stages[name]
     st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
@@ -53,7 +82,7 @@ def show_stage(
     if arr.ndim == 3:
         st.download_button(
             "Maps as PNG",
-            lambda: content.montage_png(acts, name, per_map),
+            lambda: content.montage_png(acts, name, per_map, *source),
             file_name=f"{name}_maps.png",
             mime="image/png",
             on_click="ignore",
@@ -63,17 +92,23 @@ def show_stage(
         )
 
 
-def every_stage(acts: Activations, per_map: bool, trained: bool) -> None:
-    """Every block of maps (conv, ReLU, pool side by side), then the head's long vectors."""
+def every_stage(
+    acts: Activations,
+    per_map: bool,
+    trained: bool,
+    source: tuple[ModelInput | None, str] = (None, ""),
+) -> None:
+    """Every block of maps (conv, ReLU, pool side by side), then the head's long vectors.
+    ``source``: the input and the weights' name, for the downloaded slides' titles."""
     pictures = content.stage_pictures(acts, per_map)
     for block in BLOCKS:
         for col, name in zip(st.columns(len(block)), block, strict=True):
             with col:
-                show_stage(name, acts, pictures, per_map, trained)
+                show_stage(name, acts, pictures, per_map, trained, source)
     st.markdown("##### The classifier head")
     for col, name in zip(st.columns(len(STRIP_STAGES)), STRIP_STAGES, strict=True):
         with col:
-            show_stage(name, acts, pictures, per_map, trained)
+            show_stage(name, acts, pictures, per_map, trained, source)
 
 
 def show_map_detail(ctx: NetworkContext, acts: Activations, per_map: bool) -> None:
@@ -203,45 +238,109 @@ def playground_sender(ctx: NetworkContext) -> None:
     )
     if st.button("Use this filter in the playground", key="fm_pg_send", icon=":material/send:"):
         playground.send_kernel(kernel["values"], kernel["name"])
-        st.switch_page("pages/convolution.py")
+        st.switch_page("pages/convolution.py", query_params=widgets.presenter_query())
 
 
-def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str) -> bool:
-    """ "What will the network say?": with the switch on, the student picks a class before the
-    answer is revealed, then sees whether the network agreed, with a running score for the
-    session. Returns whether the answer may be shown (always, with the switch off)."""
+GUESS_CLASSES_AS_BUTTONS = 12  # up to this many classes: one button each; more: a list
+
+
+def guess_first(ctx: NetworkContext, inp: ModelInput, answer: str, presenting: bool) -> bool:
+    """ "What will the network say?": with the switch on, the answer, the probabilities and
+    everything that gives them away are kept back until a class is picked; then whether the
+    network agreed, with a running score for the session. In presenter mode the teacher asks
+    the room: the screen keeps the answer back until the teacher clicks the room's choice, or
+    reveals it. Returns whether the answer may be shown (always, with the switch off)."""
     on = st.toggle(
-        "Guess first: what will the network say?",
+        "Ask the room first: what will the network say?"
+        if presenting
+        else "Guess first: what will the network say?",
         key="fm_guess_on",
-        help="Pick a class before the network's answer and probabilities are shown.",
+        help="The network's answer, its probabilities and scores stay hidden until a class is "
+        "picked. A new image (or other weights) asks again.",
     )
     if not on:
         return True
-    guesses: dict[str, str] = ss.setdefault("fm_guesses", {})
+    guesses: dict[str, str | None] = ss.setdefault("fm_guesses", {})
+    scored: set[str] = ss.setdefault("fm_guesses_scored", set())
     which = f"{ctx.weights_id}:{inp.key}"
     if which not in guesses:
-        pick_key = "fm_guess_" + hashlib.sha256(which.encode()).hexdigest()[:12]
-
-        def guessed() -> None:
-            mine = ss.get(pick_key)
-            if mine in ctx.classes:  # a value the browser sends back is checked
-                guesses[which] = mine
-                right, asked = ss.get("fm_guess_score", (0, 0))
-                ss["fm_guess_score"] = (right + (mine == answer), asked + 1)
-
-        if len(ctx.classes) <= 12:
-            st.pills("Your guess", list(ctx.classes), key=pick_key, on_change=guessed)
-        else:
-            st.selectbox(
-                "Your guess", list(ctx.classes), index=None, key=pick_key, on_change=guessed
-            )
-        st.info("Pick the class you think the network will choose: its answer appears then.")
+        _ask(ctx, which, answer, guesses, scored, presenting)
         return False
-    right, asked = ss.get("fm_guess_score", (0, 0))
     mine = guesses[which]
-    said = "the same as the network" if mine == answer else f"the network says {answer}"
-    st.markdown(
-        f"You guessed **{mine}**: {said}. Your guesses so far: **{right} of {asked}** "
-        "matched the network."
+    right, asked = ss.get("fm_guess_score", (0, 0))
+    if mine is None:  # the teacher revealed it without a guess
+        st.markdown(f"The network says **{answer}**.")
+    else:
+        who = "The room guessed" if presenting else "You guessed"
+        said = "the same as the network" if mine == answer else f"the network says {answer}"
+        st.markdown(
+            f"{who} **{mine}**: {said}. Guesses so far: **{right} of {asked}** matched the network."
+        )
+    st.button(
+        "Ask again" if presenting else "Guess again",
+        key="fm_guess_again",
+        type="tertiary",
+        icon=":material/replay:",
+        on_click=lambda: _forget(guesses, which),
+        help="Hide the answer again (a second guess at the same image is not counted).",
     )
     return True
+
+
+def _forget(guesses: dict[str, str | None], which: str) -> None:
+    guesses.pop(which, None)
+
+
+def _reveal(guesses: dict[str, str | None], which: str) -> None:
+    guesses.setdefault(which, None)
+
+
+def _ask(
+    ctx: NetworkContext,
+    which: str,
+    answer: str,
+    guesses: dict[str, str | None],
+    scored: set[str],
+    presenting: bool,
+) -> None:
+    """The question: one button per class (a grid that wraps to the width, so every class is
+    reachable on a phone too), or a list for a head of many classes; in presenter mode a
+    button that reveals the answer without a guess."""
+
+    def guessed(mine: object) -> None:
+        if mine not in ctx.classes:  # a value the browser sends back is checked
+            return
+        guesses[which] = str(mine)
+        if which not in scored:  # only the first guess at an image counts
+            scored.add(which)
+            right, asked = ss.get("fm_guess_score", (0, 0))
+            ss["fm_guess_score"] = (right + (mine == answer), asked + 1)
+
+    st.markdown(
+        "**Which class will the network choose?** Ask the room, then click its choice."
+        if presenting
+        else "**Which class will the network choose?** Your guess:"
+    )
+    if len(ctx.classes) <= GUESS_CLASSES_AS_BUTTONS:
+        with st.container(horizontal=True, gap="small", key="fm_guess_classes"):
+            for k, name in enumerate(ctx.classes):
+                st.button(name, key=f"fm_pick_{k}", on_click=guessed, args=(name,))
+    else:
+        pick_key = "fm_pick_" + hashlib.sha256(which.encode()).hexdigest()[:12]
+        st.selectbox(
+            "Your guess",
+            list(ctx.classes),
+            index=None,
+            key=pick_key,
+            on_change=lambda: guessed(ss.get(pick_key)),
+        )
+    if presenting:
+        st.button(
+            "Reveal the answer",
+            key="fm_reveal",
+            type="primary",
+            icon=":material/visibility:",
+            on_click=lambda: _reveal(guesses, which),
+        )
+    else:
+        st.caption("The answer, the probabilities and the scores appear once you have guessed.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explorer import inside_pictures as pics
 from explorer import render
@@ -25,14 +26,49 @@ VECTOR_COLUMNS = 16  # long vectors are shown 16 numbers a row (flatten: one poo
 TARGET_FOR = "in_target_for"  # the (weights, image) the chosen class was chosen for
 
 
-def pick_cell(acts: Activations, classes: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
+# The written arithmetic's grids are HTML drawn for a laptop (numbers of 12 px): on a projector
+# they are zoomed to be read from the back of the room (18 px at 1280 wide, 22 px from 1600;
+# a row that no longer fits wraps), the prose around them is scaled by presenter mode itself.
+# Raw HTML blocks are a markdown container's only <div> children without a test id (a
+# heading's wrapper has one).
+LEAD_KEY = "in_lead"
+_RAW_HTML = f'.st-key-{LEAD_KEY} [data-testid="stMarkdownContainer"] > div:not([data-testid])'
+PRESENTER_ARITHMETIC_CSS = f"""<style>
+{_RAW_HTML} {{zoom: 1.5;}}
+@media (min-width: 1600px) {{ {_RAW_HTML} {{zoom: 1.8;}} }}
+</style>"""
+
+
+def presenter_lead() -> DeltaGenerator:
+    """The container that comes first in presenter mode: the cell picked and its arithmetic,
+    the grids zoomed for a projector."""
+    st.html(PRESENTER_ARITHMETIC_CSS)
+    return st.container(key=LEAD_KEY)
+
+
+def pick_cell(
+    acts: Activations, classes: tuple[str, ...], compact: bool = False
+) -> tuple[str, tuple[int, ...]]:
     """The stage and the cell to explain: a stage box, then map/row/column (or unit) boxes,
-    kept inside the stage's shape. Returns ``(stage, cell)``."""
-    stage = INSIDE.choice(st.selectbox, "stage", "Stage")
+    kept inside the stage's shape. ``compact`` (presenter mode): all of them on one row, so
+    the arithmetic under them starts on the first screen. Returns ``(stage, cell)``."""
+    where = st.columns([2, 3], gap="medium") if compact else None
+    with where[0] if where is not None else st.container():
+        stage = INSIDE.choice(st.selectbox, "stage", "Stage")
     state = INSIDE.get()
     shape = acts.stages[state.stage].shape
     state = state.fitted(shape)
     INSIDE.put(state)
+    with where[1] if where is not None else st.container():
+        _pick_position(shape, stage, classes)
+    state = INSIDE.get()
+    return state.stage, state.cell
+
+
+def _pick_position(shape: tuple[int, ...], stage: str, classes: tuple[str, ...]) -> None:
+    """The map/row/column boxes of a map stage, the class of a score, or the position in a
+    long vector."""
+    state = INSIDE.get()
     if len(shape) == 3:
         c1, c2, c3 = st.columns(3)
         INSIDE.number("map", f"Map (0–{shape[0] - 1})", 0, shape[0] - 1, where=c1)
@@ -54,8 +90,6 @@ def pick_cell(acts: Activations, classes: tuple[str, ...]) -> tuple[str, tuple[i
         )
     else:
         INSIDE.number("unit", f"Position (0–{shape[0] - 1})", 0, shape[0] - 1)
-    state = INSIDE.get()
-    return state.stage, state.cell
 
 
 def as_table(values: np.ndarray, stage: str, classes: tuple[str, ...]) -> pd.DataFrame:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import render
@@ -97,20 +100,45 @@ def page_header(title: str, intro: str, presenting: bool = False) -> None:
 # Presenter mode: one switch (and a link flag) that turns any page into its projector form.
 # The sidebar goes, the page's main object comes first, type is scaled for a room, and the
 # set-up sections the teacher chose are hidden (as TensorFlow Playground's hidable controls).
+# It belongs to the session: every page shows it, every page's address and every link between
+# pages carries it, and the lesson's pages are linked at the end of each page (the sidebar and
+# its page list are gone).
 
 PRESENT_PARAM = "present"  # ?present=1
 HIDE_PARAM = "hide"  # ?hide=image,kernel: the sections hidden while presenting
 
+# Body text 1.3rem (20.8 px), captions and widget values 1.15rem (18.4 px): readable from the
+# back of a room at 1280×720. The title is smaller than Streamlit's (the screen is for the
+# lesson), the page uses the whole width.
 PRESENTER_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"] {display: none !important;}
 [data-testid="stMainBlockContainer"] {padding-top: 1.25rem; padding-bottom: 2rem;
   max-width: 100%;}
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.3rem;}
-[data-testid="stMain"] [data-testid="stCaptionContainer"] {font-size: 1.1rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] td,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] th {font-size: 1.3rem;}
+[data-testid="stMain"] [data-testid="stCaptionContainer"],
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p,
+[data-testid="stMain"] [data-testid="stTable"] td,
+[data-testid="stMain"] [data-testid="stTable"] th,
+[data-testid="stMain"] [data-baseweb="select"],
+[data-testid="stMain"] [data-testid="stNumberInputField"] {font-size: 1.15rem;}
 [data-testid="stMain"] h1 {font-size: 2.2rem; padding-top: 0;}
+[data-testid="stMain"] h2 {font-size: 1.9rem;}
 </style>"""
+
+# The lesson's pages, in the order a teacher shows them: linked at the end of every page in
+# presenter mode (app.py's navigation, in the hidden sidebar, lists every page).
+LESSON_PAGES = (
+    ("pages/home.py", "Start here", ":material/home:"),
+    ("pages/convolution.py", "Convolution playground", ":material/grid_on:"),
+    ("pages/network.py", "The network", ":material/account_tree:"),
+    ("pages/feature_maps.py", "Feature maps", ":material/layers:"),
+    ("pages/inside.py", "Inside the network", ":material/calculate:"),
+    ("pages/train.py", "Train it yourself", ":material/model_training:"),
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,17 @@ class Presenter:
         return params
 
 
+def presenting() -> bool:
+    """Whether this session is in presenter mode (False before any page has asked)."""
+    return bool(st.session_state.get("presenting", False))
+
+
+def presenter_query() -> dict[str, str]:
+    """What a link to another page adds to keep presenter mode ({} outside it). The sections
+    hidden are each page's own, so they stay behind."""
+    return {PRESENT_PARAM: "1"} if presenting() else {}
+
+
 def presenter(page: str, sections: Mapping[str, str]) -> Presenter:
     """The presenter mode of ``page``: on or off for the whole session (a teacher presents
     every page), with the sections hidden chosen per page. On the session's first visit the
@@ -153,9 +192,29 @@ def presenter(page: str, sections: Mapping[str, str]) -> Presenter:
     return mode
 
 
+def keep_presenter_address(mode: Presenter) -> None:
+    """For a page without a set-up of its own (Home): its address says whether it is being
+    presented, so it is the link that opens it so."""
+    if st.query_params.to_dict() != mode.query():
+        st.query_params.from_dict(mode.query())
+
+
+def page_link(page: str, label: str, icon: str, query: Mapping[str, str] | None = None) -> None:
+    """A link to another page of the app that keeps presenter mode (and ``query``, the page's
+    own parameters)."""
+    params = {**presenter_query(), **(query or {})}
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=params)
+    except StreamlitPageNotFoundError:
+        # A page run on its own, outside app.py's navigation (AppTest runs pages that way):
+        # a plain link to the page's address does the same.
+        address = Path(page).stem + (f"?{urlencode(params)}" if params else "")
+        st.markdown(f"{icon} [{label}]({address})")
+
+
 def presenter_controls(page: str, sections: Mapping[str, str], mode: Presenter) -> None:
     """The switch, and the choice of sections to hide: in the sidebar normally, at the end of
-    the page in presenter mode (where the sidebar is hidden)."""
+    the page in presenter mode (where the sidebar is hidden), with the lesson's other pages."""
     ss = st.session_state
     ss.setdefault("present_switch", ss["presenting"])
     ss.setdefault(f"present_hidden_{page}", list(ss["presenting_hidden"][page]))
@@ -172,7 +231,8 @@ def presenter_controls(page: str, sections: Mapping[str, str], mode: Presenter) 
             key="present_switch",
             on_change=switched,
             help="For a projector: the sidebar goes, the main picture comes first, the type "
-            "gets larger and the sections you choose are hidden. The address keeps it.",
+            "gets larger and the sections you choose are hidden. The address keeps it, and "
+            "so does every page you open from here.",
         )
         if mode.on:
             st.multiselect(
@@ -182,3 +242,16 @@ def presenter_controls(page: str, sections: Mapping[str, str], mode: Presenter) 
                 key=f"present_hidden_{page}",
                 on_change=chose,
             )
+            lesson_links(page)
+
+
+def lesson_links(page: str) -> None:
+    """The lesson's pages as links in presenter mode (the sidebar's page list is hidden), the
+    next one first: a teacher moves on without leaving presenter mode."""
+    here = next((i for i, (path, *_) in enumerate(LESSON_PAGES) if Path(path).stem == page), -1)
+    others = [p for i, p in enumerate(LESSON_PAGES) if i != here]
+    if 0 <= here < len(LESSON_PAGES) - 1:
+        others.insert(0, others.pop(here))  # the next page, first
+    with st.container(horizontal=True, gap="medium", key=f"present_pages_{page}"):
+        for path, title, icon in others:
+            page_link(path, title, icon)
