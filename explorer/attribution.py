@@ -3,6 +3,7 @@
     found = attribute(model, x, target=3, pre=pre)     # x: 1×3×32×32, normalised
     found.grad_cam, found.saliency, found.integrated   # 32×32 maps over the input
     best = maximise_channel(model, pre, channel=17)    # an input that excites conv3 map 17
+    best = maximise_channel(model, pre, 5, stage="conv1")   # … or a map of conv1 or conv2
     peaks = gallery_responses(model, images, pre)      # how much each image excites each map
 
 The attributions are computed by Captum (``captum.attr``: LayerGradCam, Saliency,
@@ -37,6 +38,9 @@ GRAD_CAM_LAYER = "conv3"
 IG_STEPS = 64
 MAXIMISE_STEPS = 256
 MAXIMISE_SEED = 0
+# The convolutions whose maps can be ranked over the gallery and optimised for (before their
+# ReLU, as the network computes them).
+CONV_STAGES = ("conv1", "conv2", "conv3")
 
 T = TypeVar("T")
 
@@ -260,13 +264,14 @@ def _attribute_on(
 
 
 # --------------------------------------------------------------------------------------------
-# What a conv3 filter looks for
+# What a conv filter looks for (conv3 on the Inside page; conv1 to conv3 on the hierarchy page)
 
 
 @dataclass(frozen=True)
 class GalleryResponses:
-    """How strongly each of N images excites each of conv3's C maps: ``peak`` N×C (the
-    largest value of the 8×8 map), ``where`` N×C×2 (its row and column), ``mean`` N×C."""
+    """How strongly each of N images excites each of a convolution's C maps (conv3 unless
+    :func:`gallery_responses` was asked for another): ``peak`` N×C (the largest value of the
+    map), ``where`` N×C×2 (its row and column), ``mean`` N×C."""
 
     peak: np.ndarray
     where: np.ndarray
@@ -278,24 +283,40 @@ class GalleryResponses:
         return order[:k]
 
 
-def _conv3(net: SimpleCNN, x: torch.Tensor) -> torch.Tensor:
-    """SimpleCNN's layers up to conv3 (before its ReLU): N×3×32×32 → N×128×8×8."""
-    x = net.pool(torch.relu(net.conv1(x)))
-    x = net.pool(torch.relu(net.conv2(x)))
-    return net.conv3(x)
+def _check_stage(stage: str) -> str:
+    if stage not in CONV_STAGES:
+        raise AttributionError(f"Choose one of {', '.join(CONV_STAGES)}; not {stage!r}.")
+    return stage
+
+
+def _conv(net: SimpleCNN, x: torch.Tensor, stage: str = "conv3") -> torch.Tensor:
+    """SimpleCNN's layers up to ``stage`` (conv1, conv2 or conv3, before its ReLU):
+    N×3×32×32 → N×32×32×32, N×64×16×16 or N×128×8×8."""
+    x = net.conv1(x)
+    if stage == "conv1":
+        return x
+    x = net.conv2(net.pool(torch.relu(x)))
+    if stage == "conv2":
+        return x
+    return net.conv3(net.pool(torch.relu(x)))
 
 
 def gallery_responses(
-    model: SimpleCNN, images: np.ndarray, pre: Preprocessing, device: str = "cpu"
+    model: SimpleCNN,
+    images: np.ndarray,
+    pre: Preprocessing,
+    device: str = "cpu",
+    stage: str = "conv3",
 ) -> GalleryResponses:
-    """conv3's response to each of ``images`` (N×32×32×3 uint8). The model is only called,
-    without gradients — its layers run as ``capture_activations`` runs them — so the shared
-    model itself can be passed."""
+    """``stage``'s response (conv1, conv2 or conv3) to each of ``images`` (N×32×32×3 uint8).
+    The model is only called, without gradients — its layers run as ``capture_activations``
+    runs them — so the shared model itself can be passed."""
+    _check_stage(stage)
     arr = np.asarray(images)
     x = normalise(torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))), pre)
     here = next(model.parameters()).device
     with torch.no_grad():
-        maps = _conv3(model, x.to(here)).cpu().double()  # N×C×8×8
+        maps = _conv(model, x.to(here), stage).cpu().double()  # N×C×side×side
     flat = maps.flatten(2)
     peak, index = flat.max(dim=2)
     width = maps.shape[-1]
@@ -305,7 +326,8 @@ def gallery_responses(
 
 @dataclass(frozen=True)
 class MaximisedInput:
-    """An input optimised to excite conv3 map ``channel``: ``image`` (32×32×3 uint8, what was
+    """An input optimised to excite map ``channel`` of ``stage`` (conv3 unless asked for
+    another): ``image`` (32×32×3 uint8, what was
     optimised, rounded to whole pixel values), the map's mean and peak on it (measured on the
     rounded image), the same for the starting noise, the objective at every step (float64),
     where it ran and how long it took."""
@@ -320,6 +342,7 @@ class MaximisedInput:
     seed: int
     device: str
     seconds: float
+    stage: str = "conv3"
 
 
 def _total_variation(pixels: torch.Tensor) -> torch.Tensor:
@@ -339,18 +362,21 @@ def maximise_channel(
     progress: Callable[[int, int], None] | None = None,
     smoothness: float = 4.0,
     learning_rate: float = 0.05,
+    stage: str = "conv3",
 ) -> MaximisedInput:
     """Activation maximisation: start from seeded noise and follow the gradient, ``steps``
-    times (Adam), towards the input that makes conv3 map ``channel``'s mean largest.
+    times (Adam), towards the input that makes map ``channel`` of ``stage`` (conv1, conv2 or
+    conv3, before its ReLU) largest on average.
 
     Pixels are ``sigmoid(z)`` (always in 0…1, so the image stays an image), normalised with
     ``pre`` as the network expects. Two usual regularisers keep it from turning into noise the
     network happens to like: a total-variation penalty (``smoothness``) and a random shift of
-    up to 2 pixels at each step (seeded). ``progress(step, steps)`` is called now and then.
-    Runs on a private copy of ``model`` on ``device``."""
-    classes = model.conv3.out_channels
-    if int(channel) != channel or not 0 <= int(channel) < classes:
-        raise AttributionError(f"conv3 has maps 0 to {classes - 1}; not {channel}.")
+    up to 2 pixels at each step (seeded). ``progress(step, steps)`` is called now and then
+    (and may raise to end the work early: a job's stop). Runs on a private copy of ``model``
+    on ``device``."""
+    maps = getattr(model, _check_stage(stage)).out_channels
+    if int(channel) != channel or not 0 <= int(channel) < maps:
+        raise AttributionError(f"{stage} has maps 0 to {maps - 1}; not {channel}.")
     if not 1 <= steps <= 5000:
         raise AttributionError(f"Choose 1 to 5,000 steps, not {steps}.")
     net = private_copy(model, device)
@@ -363,12 +389,12 @@ def maximise_channel(
     history = np.empty(steps)
     every = max(1, steps // 50)
     t0 = time.perf_counter()
-    start = _map_on_pixels(net, torch.sigmoid(z.detach()), channel, mean, std)
+    start = _map_on_pixels(net, torch.sigmoid(z.detach()), channel, mean, std, stage)
     with torch.enable_grad():
         for step, (dy, dx) in enumerate(shifts):
             pixels = torch.sigmoid(z)
             shifted = torch.roll(pixels, shifts=(dy, dx), dims=(2, 3))
-            response = _conv3(net, (shifted - mean) / std)[0, channel].mean()
+            response = _conv(net, (shifted - mean) / std, stage)[0, channel].mean()
             loss = -response + smoothness * _total_variation(pixels)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -377,7 +403,7 @@ def maximise_channel(
             if progress is not None and (step + 1) % every == 0:
                 progress(step + 1, steps)
     image = (torch.sigmoid(z.detach()) * 255).round().clamp(0, 255).to(torch.uint8)
-    final = _map_on_pixels(net, image.float() / 255, channel, mean, std)
+    final = _map_on_pixels(net, image.float() / 255, channel, mean, std, stage)
     _sync(device)
     seconds = time.perf_counter() - t0
     history.setflags(write=False)
@@ -394,18 +420,25 @@ def maximise_channel(
         seed,
         device,
         seconds,
+        stage,
     )
 
 
 def _map_on_pixels(
-    net: SimpleCNN, pixels: torch.Tensor, channel: int, mean: torch.Tensor, std: torch.Tensor
+    net: SimpleCNN,
+    pixels: torch.Tensor,
+    channel: int,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    stage: str = "conv3",
 ) -> torch.Tensor:
-    """conv3 map ``channel`` (8×8) for pixels in 0…1."""
+    """Map ``channel`` of ``stage`` for pixels in 0…1."""
     with torch.no_grad():
-        return _conv3(net, (pixels - mean) / std)[0, channel].cpu().double()
+        return _conv(net, (pixels - mean) / std, stage)[0, channel].cpu().double()
 
 
 __all__ = [
+    "CONV_STAGES",
     "GRAD_CAM_LAYER",
     "IG_STEPS",
     "MAXIMISE_SEED",

@@ -64,6 +64,16 @@ the network it is working on), so a page should not let a paused job sit forever
 *queued* job keeps its place in the line but is passed over until resumed, so it holds nobody up.
 
 Finished jobs are kept (the last ``keep_finished``) so a page can still show their results.
+
+Owners that have gone. A job belongs to an owner (a browser session); a session that ends
+(its tab closed) must not leave its job training for nobody, holding a slot that a class is
+queuing for. Given ``owner_alive`` (owner → still there?), the reader thread asks it about the
+owners of active jobs every ``owner_check_s`` seconds and stops every job of an owner that has
+been gone for ``owner_grace_s`` seconds in a row (:meth:`JobQueue.stop_owner`); an owner that
+comes back within the grace keeps its jobs. The queue does not know what a session is: the page
+passes the test (for Streamlit, whether the session's websocket is connected), so the queue is
+tested with a plain function. A failing ``owner_alive`` counts as "still there" (and is logged):
+a bug there must not stop everyone's jobs.
 """
 
 from __future__ import annotations
@@ -81,7 +91,7 @@ import time
 import traceback
 import types
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import connection, get_context
 from multiprocessing.process import BaseProcess
@@ -283,14 +293,24 @@ class JobQueue:
         *,
         keep_finished: int = 200,
         stop_grace_s: float = 5.0,
+        owner_alive: Callable[[str], bool] | None = None,
+        owner_grace_s: float = 90.0,
+        owner_check_s: float = 5.0,
     ) -> None:
         if max_running < 1 or max_queued < 0 or torch_threads < 1 or keep_finished < 0:
             raise ValueError("max_running and torch_threads must be ≥ 1, the others ≥ 0")
+        if owner_grace_s < 0 or owner_check_s <= 0:
+            raise ValueError("owner_grace_s must be ≥ 0 and owner_check_s > 0")
         self.max_running = max_running
         self.max_queued = max_queued
         self.torch_threads = torch_threads
         self.keep_finished = keep_finished
         self.stop_grace_s = stop_grace_s
+        self.owner_alive = owner_alive
+        self.owner_grace_s = owner_grace_s
+        self.owner_check_s = owner_check_s
+        self._owner_gone: dict[str, float] = {}  # owner → when it was first found gone
+        self._next_owner_check = 0.0  # time.monotonic() of the next look (reader thread only)
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}  # submission order
         self._queued: list[Job] = []  # the line, first = oldest
@@ -326,6 +346,8 @@ class JobQueue:
             self._jobs[job.id] = job
             self._queued.append(job)
             self._schedule()
+            if self.owner_alive is not None:
+                self._wake_reader()  # its owner is watched from now on, even while it waits
         return job
 
     def jobs(self, owner: str | None = None) -> list[Job]:
@@ -497,6 +519,8 @@ class JobQueue:
                     waiting[worker.conn] = ("conn", worker)
                 waiting[worker.process.sentinel] = ("ended", worker)
             deadlines = [w.kill_at for w in self._workers if w.kill_at is not None]
+            if self.owner_alive is not None and any(j.active for j in self._jobs.values()):
+                deadlines.append(self._next_owner_check)
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         ended: list[_Worker] = []
         for ready in connection.wait(list(waiting), timeout):
@@ -513,6 +537,7 @@ class JobQueue:
         for gone in ended:  # after the messages above: _reap reads whatever is left
             self._reap(gone)
         self._enforce_deadlines()
+        self._check_owners()
         return True
 
     def _receive(self, worker: _Worker) -> None:
@@ -581,6 +606,32 @@ class JobQueue:
             self._workers.remove(worker)
             job._worker = None
             self._release(worker)
+
+    def _check_owners(self) -> None:
+        """Every ``owner_check_s``: stop the jobs of owners gone for ``owner_grace_s``."""
+        now = time.monotonic()
+        if self.owner_alive is None or now < self._next_owner_check:
+            return
+        self._next_owner_check = now + self.owner_check_s
+        with self._lock:
+            owners = {j.owner for j in self._jobs.values() if j.active}
+        for owner in list(self._owner_gone):
+            if owner not in owners:  # nothing left to stop: forget it
+                del self._owner_gone[owner]
+        for owner in owners:  # outside the lock: the test may take locks of its own
+            try:
+                alive = bool(self.owner_alive(owner))
+            except Exception:  # noqa: BLE001 — a broken test must not stop everyone's jobs
+                log.exception("Could not tell whether owner %s is still there", owner)
+                alive = True
+            if alive:
+                self._owner_gone.pop(owner, None)
+                continue
+            gone_since = self._owner_gone.setdefault(owner, now)
+            if now - gone_since >= self.owner_grace_s:
+                log.info("Stopping the jobs of %s: gone for %.0f s", owner, now - gone_since)
+                self.stop_owner(owner)
+                del self._owner_gone[owner]
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()

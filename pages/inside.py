@@ -12,12 +12,12 @@ from explorer.inside import explain
 from explorer.network_view import verdict
 from explorer.receptive_field import receptive_field
 from explorer.stages import STAGE_BY_NAME
-from explorer.ui import content, widgets
+from explorer.ui import content, heavy, path, widgets
 from explorer.ui import inside as view
 from explorer.ui import inside_sections as sections
 from explorer.ui import network as net
 from explorer.ui.inside_arithmetic import cell_name, show_arithmetic
-from explorer.ui.network_input import network_input
+from explorer.ui.network_input import current_input, network_input
 
 SECTIONS = {
     "input": "The input",
@@ -36,9 +36,17 @@ show, ctx = net.network_page(
     page_state=view.INSIDE,
 )
 sections.readable_captions()
-left, right = st.columns([2, 3], gap="large")
-with left if show.shows("input") else st.container():
-    inp = network_input(ctx)
+# Presenting: the cell and its arithmetic first; the input, the answer and the table of numbers
+# (another way to pick a cell) under them. A drawing or an upload needs its widgets, so that
+# section always shows for them.
+lead = view.presenter_lead() if show.on else None
+input_shown = show.shows("input") or net.NET.get().input != "gallery"
+left, right = st.columns([2, 3], gap="large") if input_shown else (None, st.container())
+if left is not None:
+    with left:
+        inp = network_input(ctx)
+else:
+    inp = current_input(ctx, net.NET.get())
 if inp is None:
     st.stop()
 acts = widgets.guarded(lambda: content.capture(ctx, inp))
@@ -47,19 +55,22 @@ if acts is None:
 x = preprocess(inp.image, ctx.preprocessing)
 said = verdict(acts.probabilities, ctx.classes, inp.true_label)
 
-with right if show.shows("input") else st.container():
+with right:
     st.markdown(f"#### {said.sentence()}")
     st.caption(f"Input: {literal_markdown(inp.description)}.")
+with lead if lead is not None else right:
     st.subheader("1 · How one number was made")
-    stage, cell = view.pick_cell(acts, ctx.classes)
+    stage, cell = view.pick_cell(acts, ctx.classes, compact=lead is not None)
+with right:
     view.clickable_numbers(acts, stage, cell, ctx.classes)
 
 how = widgets.guarded(lambda: explain(ctx.cpu_model, x, acts, stage, cell))
 if how is None:
     st.stop()
-show_arithmetic(how, ctx.classes)
-if STAGE_BY_NAME[stage].op == "pool":
-    view.pool_stepper(acts, stage, *cell)
+with lead if lead is not None else st.container():
+    show_arithmetic(how, ctx.classes)
+    if STAGE_BY_NAME[stage].op == "pool":
+        view.pool_stepper(acts, stage, *cell)
 
 if show.shows("field"):
     st.subheader("2 · Which input pixels can reach it: the receptive field")
@@ -75,36 +86,23 @@ if show.shows("field"):
     with words:
         sections.show_field_arithmetic(stage, box)
 
+pending = heavy.Pending()  # the attribution maps and the optimised input: worker processes
 if show.shows("looks"):
     st.subheader("3 · Where the network looks")
     target = view.pick_class(ctx, inp, acts)
-    found = widgets.guarded(lambda: content.attributions(ctx, inp, target))
-    if found is not None:
-        pngs = content.attribution_pngs(found, inp.image)
-        sections.show_attributions(found, pngs, ctx.classes)
+    sections.show_looks(pending, ctx, inp, target, acts.probabilities)
 
 if show.shows("filter"):
     st.subheader("4 · What a conv3 filter looks for")
     channel = view.INSIDE.number("channel", "conv3 map (0–127)", 0, 127)
     keys, scores = content.gallery_scores(ctx)
     sections.show_gallery_top(keys, scores, channel, ctx.dataset)
-    best = sections.maximised_input(ctx, channel, compute=False)
-    slot = st.empty()  # the button, then the progress bar in its place
-    if best is None and slot.button(
-        f"Optimise an input for conv3 map {channel}",
-        key="in_maximise",
-        icon=":material/auto_awesome:",
-    ):
-        bar = slot.progress(0.0, text="Optimising…")
-        best = sections.maximised_input(
-            ctx, channel, progress=lambda k, n: bar.progress(k / n, text=f"Step {k} of {n}")
-        )
-        bar.empty()
-    if best is not None:
-        sections.show_maximised(best, scores, channel)
+    sections.show_optimised(pending, ctx, channel, scores)
 
 net.keep_address(
     {**net.NET.get().to_query("session"), **view.INSIDE.get().to_query(), **show.query()}
 )
 net.link_note(net.NET.get())
+path.page_end(__file__)
 widgets.presenter_controls("inside", SECTIONS, show)
+pending.settle()  # last: the page is drawn; each heavy result fills its place as it comes

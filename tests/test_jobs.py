@@ -385,3 +385,74 @@ def test_a_job_function_runs_without_a_queue_with_a_plain_control():
     events: list[object] = []
     assert jobs_for_tests.count(Control(), events.append, n=3) == {"total": 3}
     assert events == [0, 1, 2] and not Control().stepping
+
+
+class Presence:
+    """Who is still there, as the page's test of a session would say (owners in ``gone`` are
+    not); counts how often each owner was asked about."""
+
+    def __init__(self) -> None:
+        self.gone: set[str] = set()
+        self.asked: dict[str, int] = {}
+
+    def __call__(self, owner: str) -> bool:
+        self.asked[owner] = self.asked.get(owner, 0) + 1
+        return owner not in self.gone
+
+
+def test_the_jobs_of_an_owner_gone_past_the_grace_are_stopped_and_others_run_on(make_queue):
+    presence = Presence()
+    queue = make_queue(max_running=2, owner_alive=presence, owner_grace_s=0.6, owner_check_s=0.05)
+    running = queue.submit(T + "tick", owner="closed-tab")
+    other = queue.submit(T + "tick", owner="open-tab")
+    queued = queue.submit(T + "count", owner="closed-tab")  # waiting behind the two
+    wait_until(lambda: len(running.events) >= 2 and len(other.events) >= 2, "both tick")
+    assert presence.asked.get("closed-tab", 0) >= 1  # asked about while it is there
+    gone_at = time.monotonic()
+    presence.gone.add("closed-tab")
+    wait_until(lambda: running.status == "stopped", "the closed tab's job stopped")
+    assert time.monotonic() - gone_at >= 0.6  # not before the grace
+    assert queued.status == "stopped" and queued.started is None
+    ticks = len(other.events)
+    wait_until(lambda: len(other.events) >= ticks + 5, "the open tab's job ticks on")
+    assert other.status == "running"
+
+
+def test_an_owner_back_within_the_grace_keeps_its_job(make_queue):
+    presence = Presence()
+    queue = make_queue(owner_alive=presence, owner_grace_s=0.6, owner_check_s=0.05)
+    job = queue.submit(T + "tick", owner="wifi-drop")
+    wait_until(lambda: len(job.events) >= 2, "the job ticks")
+    presence.gone.add("wifi-drop")
+    asked = presence.asked["wifi-drop"]
+    wait_until(lambda: presence.asked["wifi-drop"] >= asked + 2, "the queue saw it gone")
+    presence.gone.discard("wifi-drop")  # back after at most ~0.2 s: within the grace
+    time.sleep(1.5)  # well past the grace
+    assert job.status == "running" and job.active
+    # gone again later: the grace counts from then, not from the first absence
+    presence.gone.add("wifi-drop")
+    wait_until(lambda: job.status == "stopped", "the job stopped once gone for good")
+
+
+def test_a_failing_owner_test_stops_nothing(make_queue, caplog):
+    caplog.set_level(logging.ERROR, logger="explorer.jobs")
+
+    def broken(owner: str) -> bool:
+        raise RuntimeError("the runtime is not there")
+
+    queue = make_queue(owner_alive=broken, owner_grace_s=0.0, owner_check_s=0.05)
+    job = queue.submit(T + "tick", owner="ana")
+    wait_until(lambda: len(job.events) >= 2, "the job ticks")
+    time.sleep(0.5)
+    assert job.status == "running"
+    assert "Could not tell whether owner ana is still there" in caplog.text
+
+
+def test_without_an_owner_test_owners_are_never_asked_about(make_queue):
+    queue = make_queue()
+    assert queue.owner_alive is None
+    job = queue.submit(T + "count", owner="ana", n=3)
+    wait_until(lambda: finished(job), "the job finished")
+    assert job.status == "done"
+    with pytest.raises(ValueError, match="owner_check_s"):
+        JobQueue(owner_check_s=0)

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from explorer.network_state import InsideState
+from explorer.ui import widgets
 from explorer.ui.network import NET
 
 ss = st.session_state
@@ -31,7 +32,7 @@ def link_here(
     """A link to the arithmetic of ``cell`` of ``stage`` on the Inside page, e.g.
     ``link_here("How was this number made?", "conv2", (5, 3, 4))`` or, from a prediction,
     ``link_here("Which pixels made it say cat?", "softmax", (3,), target=3)``."""
-    params = link_params(stage, cell, target)
+    params = {**link_params(stage, cell, target), **widgets.presenter_query()}
     try:
         st.page_link(
             "pages/inside.py",

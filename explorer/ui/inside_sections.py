@@ -1,34 +1,39 @@
 """The Inside page's sections after the arithmetic: the receptive field's growth, the three
 attribution maps, the gallery images that excite a conv3 map most, and the input optimised
-for that map (with its own small cache: it reports progress as it runs, which Streamlit's
-caches cannot replay)."""
+for that map. The attribution maps and the optimised input are heavy work: they are computed
+in a worker process, once for the whole server (explorer.ui.heavy), and drawn when they come."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import streamlit as st
 
 from explorer import render
+from explorer.heavy import Explain, HeavyFailed, Optimise
 from explorer.numbers import format_value as fmt
-from explorer.ui import content, widgets
+from explorer.ui import content, heavy, widgets
 from explorer.ui.inside_arithmetic import article, cell_name
 from explorer.ui.network import NetworkContext
 
 if TYPE_CHECKING:
     from explorer.attribution import Attributions, GalleryResponses, MaximisedInput
+    from explorer.features import ModelInput
     from explorer.receptive_field import FieldBox
 
+# The attribution maps of the classes the network rates highest after the one asked for are
+# computed on the side in the same job (so changing the class costs nothing): at most this many.
+LOOKS_ON_THE_SIDE = 9
 
-# Activation maximisation reports its progress as it runs, which Streamlit's caches cannot
-# replay, so its results live in this small cache of our own: content-keyed, shared by every
-# session, the least recently used dropped first.
-_MAXIMISED: OrderedDict[tuple, MaximisedInput] = OrderedDict()
-_MAXIMISED_LOCK = threading.Lock()
-MAXIMISED_ENTRIES = 64
+
+def optimise_item(channel: int, stage: str = "conv3") -> Optimise:
+    """The optimised input the page shows for map ``channel`` of ``stage``: the steps and seed
+    are read now, so a test (or a teacher's server) can change them."""
+    from explorer import attribution
+
+    return Optimise(stage, int(channel), attribution.MAXIMISE_STEPS, attribution.MAXIMISE_SEED)
 
 
 def maximised_input(
@@ -37,31 +42,82 @@ def maximised_input(
     progress: Callable[[int, int], None] | None = None,
     compute: bool = True,
 ) -> MaximisedInput | None:
-    """The input optimised for conv3 map ``channel`` with these weights: from the cache, else
-    computed (reporting ``progress``) when ``compute``, else None."""
-    from explorer.attribution import MAXIMISE_SEED, MAXIMISE_STEPS, maximise_channel
+    """The input optimised for conv3 map ``channel`` with these weights: from the server's
+    shared results, else (when ``compute``) computed by a job and waited for, reporting
+    ``progress(step, steps)``; else None. Raises HeavyFailed when the job failed."""
+    key = (ctx.identity, optimise_item(channel))
+    found = heavy.work().result(key)
+    if found is not None or not compute:
+        return found
+    work = heavy.work()
+    work.ask(ctx.identity, [key[1]], heavy.session_id(), heavy.OPTIMISE, network=heavy.network(ctx))
 
-    key = (ctx.identity, channel, MAXIMISE_STEPS, MAXIMISE_SEED)
-    with _MAXIMISED_LOCK:
-        if key in _MAXIMISED:
-            _MAXIMISED.move_to_end(key)
-            return _MAXIMISED[key]
-    if not compute:
-        return None
-    found = maximise_channel(
-        ctx.model,
-        ctx.preprocessing,
-        channel,
-        MAXIMISE_STEPS,
-        MAXIMISE_SEED,
-        device=ctx.device.device,
-        progress=progress,
-    )  # the steps and seed of the key, always
-    with _MAXIMISED_LOCK:
-        _MAXIMISED[key] = found
-        while len(_MAXIMISED) > MAXIMISED_ENTRIES:
-            _MAXIMISED.popitem(last=False)
-    return found
+    def tick(states: dict) -> None:
+        state = states[key]
+        if progress is not None and state.steps:
+            progress(state.step, state.steps)
+
+    state = work.wait([key], on_tick=tick)[key]
+    if state.status != "done":
+        raise HeavyFailed(state.error or "The optimisation was stopped.")
+    return state.result
+
+
+class _Optimised:
+    """The optimised inputs among the server's shared results: ``clear()`` forgets them (tests
+    start from a cold cache with it)."""
+
+    def clear(self) -> None:
+        heavy.work().forget(lambda key: isinstance(key[1], Optimise))
+
+
+_MAXIMISED = _Optimised()
+
+
+def show_looks(
+    pending: heavy.Pending,
+    ctx: NetworkContext,
+    inp: ModelInput,
+    target: int,
+    probabilities: np.ndarray,
+) -> None:
+    """Section 3: the three attribution maps of class ``target`` for this input, computed by a
+    job (with the likeliest other classes on the side) and drawn when they come."""
+    from explorer.attribution import IG_STEPS
+
+    ranked = [int(k) for k in np.argsort(-np.asarray(probabilities), kind="stable")]
+    others = [k for k in ranked if k != target][:LOOKS_ON_THE_SIDE]
+
+    def draw(found: Attributions) -> None:
+        show_attributions(found, content.attribution_pngs(found, inp.image), ctx.classes)
+
+    pending.slot(
+        ctx,
+        Explain(inp.key, int(target), IG_STEPS),
+        draw,
+        name="in_looks",
+        what="Asking where the network looks",
+        button="Show where the network looks",
+        auto=True,
+        extra=[Explain(inp.key, k, IG_STEPS) for k in others],
+        image=inp.image,
+    )
+
+
+def show_optimised(
+    pending: heavy.Pending, ctx: NetworkContext, channel: int, scores: GalleryResponses
+) -> None:
+    """Section 4's last part: the input optimised for conv3 map ``channel``, once a student
+    asks for it (or anyone did before: it is shared)."""
+    pending.slot(
+        ctx,
+        optimise_item(channel),
+        lambda best: show_maximised(best, scores, channel),
+        name="in_maximise",
+        what=f"Optimising an input for conv3 map {channel}",
+        button=f"Optimise an input for conv3 map {channel}",
+        auto=False,
+    )
 
 
 def show_field_arithmetic(stage: str, box: FieldBox) -> None:
@@ -183,26 +239,31 @@ def readable_captions() -> None:
 
 def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int) -> None:
     """The optimised input, enlarged, and how much it excites the map compared with the
-    gallery's best."""
+    gallery's best (``scores``: the gallery's responses of the same stage)."""
+    from explorer.receptive_field import field_steps
+
+    stage = best.stage
+    field = next(s.field for s in field_steps() if s.stage == stage)
     pic, words = st.columns([1, 3], gap="large")
     pic.image(
         render.png_bytes(render.enlarge(best.image, 8)),
         width="stretch",
         output_format="PNG",
-        caption=f"An input made for conv3 map {channel}",
-        alt=f"A 32×32 image optimised to excite conv3 map {channel}",
+        caption=f"An input made for {stage} map {channel}",
+        alt=f"A 32×32 image optimised to excite {stage} map {channel}",
     )
     gallery_best = float(scores.mean[:, channel].max())
     words.markdown(
         f"Starting from random noise (seed {best.seed}), {best.steps} small steps, each "
-        f"changing the pixels in the direction that raises the **mean of conv3 map {channel}** "
+        f"changing the pixels in the direction that raises the **mean of {stage} map {channel}** "
         f"most (the gradient): from **{fmt(best.start_mean)}** to **{fmt(best.mean)}** (largest "
         f"cell {fmt(best.peak)}). The gallery image that excites it most on average reaches "
         f"{fmt(gallery_best)}."
     )
     words.caption(
         "This is the pattern the filter responds to, repeated across the image because every "
-        "cell of the map looks for it in its own 18×18 field. Two brakes keep it an image: "
-        "neighbouring pixels are pulled together, and the image is shifted by a pixel or two "
-        f"at random at each step. Computed on {best.device.upper()} in {best.seconds:.1f} s."
+        f"cell of the map looks for it in its own {field}×{field} field. Two brakes keep it an "
+        "image: neighbouring pixels are pulled together, and the image is shifted by a pixel or "
+        f"two at random at each step. Computed on {best.device.upper()} in {best.seconds:.1f} s, "
+        "in a worker process of the server."
     )
