@@ -8,9 +8,11 @@ without checkpoints, events or evaluation, so a bench can tell what watching cos
 
 The loop is the offline trainer's (``explorer.train``): the same normalisation, augmentation,
 weight decay on weights only, confusion matrix and seeding, on the compact sets of
-``explorer.training_data``. Images stay in memory as one uint8 tensor (the 10,000 digits take
-31 MB) and are normalised a batch at a time, which costs nothing measurable next to the batch's
-forward and backward pass and keeps a job's memory small.
+``explorer.training_data`` or, where the server has them, the full data sets (``full_data``).
+Images stay in memory as one uint8 tensor (the 10,000 digits take 31 MB, the full 60,000
+184 MB; with every image chosen the loaded set itself is used, not a copy) and are normalised a
+batch at a time, which costs nothing measurable next to the batch's forward and backward pass
+and keeps a job's memory small; the held-out images too, a batch of EVAL_BATCH at a time.
 
 Reproducible: the same settings give the same numbers (on the same machine, torch version and
 thread count). The seed decides the random start, the balanced subset of images, the order of the
@@ -32,7 +34,10 @@ torch tensors. ``step`` counts the batches done so far (0 = before the first).
 * ``{"kind": "held_out", "step", "loss", "accuracy"}`` — on the whole held-out set (eval mode).
   At step 0, at most every HELD_OUT_EVERY_S of training (see ``held_out_interval``), at each
   epoch's end, and after every step while stepping. Always followed by:
-* ``{"kind": "filters", "step", "conv1"}`` — conv1's weights, 32×3×3×3 float32;
+* ``{"kind": "filters", "step", "conv1", "bias"}`` — conv1's weights, 32×3×3×3 float32, and its
+  32 biases (float32): a snapshot of conv1 small enough to send every time (3.6 KB), from which
+  the page computes the conv1 maps of whichever image the student watches
+  (``explorer.train_view.conv1_maps``) — the maps themselves would be 128 KB an image;
 * ``{"kind": "strip", "step", "indices", "labels", "predicted", "probability"}`` — the 16 fixed
   held-out images (``strip_indices``): their indices into the held-out set, true classes,
   predicted classes and the probability of the predicted class (lists of 16);
@@ -67,6 +72,7 @@ import dataclasses
 import io
 import math
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,9 +84,10 @@ import torch
 import torch.nn.functional as F
 
 from explorer.errors import UserError
-from explorer.model import WEIGHTS_DIR, SimpleCNN, build_model, normalise
+from explorer.features import biases, filters
+from explorer.model import WEIGHTS_DIR, Preprocessing, SimpleCNN, build_model, normalise
 from explorer.train import augment_affine, augment_crop_flip, confusion_matrix, seed_everything
-from explorer.training_data import DATASETS, TrainingSet, load_training_set
+from explorer.training_data import DATASETS, TrainingSet, load_held_out, load_training_set
 
 # The choices a page offers, as the values TrainSettings holds.
 OPTIMISERS = ("sgd", "adam")
@@ -134,6 +141,9 @@ class TrainSettings:
 
     # Digits: the data set SimpleCNN learns well within a minute on two cores.
     dataset: str = "mnist"
+    # The subset that ships with the app, so that a link means the same images on every server;
+    # True: the server's full copy (explorer.training_data.full_sets), where there is one.
+    full_data: bool = False
     # All 10,000 digits (ALL_IMAGES, so one link means "all" on either data set): fewer images
     # would be quicker per epoch but need more epochs for the same accuracy.
     images: int = ALL_IMAGES
@@ -182,7 +192,9 @@ class TrainSettings:
         _choice("start", self.start, STARTS)
         if not isinstance(self.augment, bool):
             raise SettingsError("Augmentation is either on or off (true or false).")
-        available = len(load_training_set(self.dataset).train_y)
+        if not isinstance(self.full_data, bool):
+            raise SettingsError("The full data set is either used or not (true or false).")
+        available = load_held_out(self.dataset, self.full_data).train_count
         if type(self.images) is not int or self.images != ALL_IMAGES:
             _integer("number of training images", self.images, (MIN_IMAGES, available))
         _integer("number of epochs", self.epochs, EPOCH_RANGE)
@@ -327,11 +339,14 @@ def _start_model(settings: TrainSettings, classes: int) -> SimpleCNN:
 def _prepare(settings: TrainSettings, device: str) -> _Run:
     """The run's data, model and optimiser. Call inside ``_seeded``: dropout draws from torch's
     global generator, which that seeds."""
-    data = load_training_set(settings.dataset)
+    data = load_training_set(settings.dataset, settings.full_data)
     wanted = len(data.train_y) if settings.images == ALL_IMAGES else settings.images
     chosen = balanced_subset(data.train_y, wanted, settings.seed)
-    x = torch.from_numpy(data.train_x[chosen])  # fancy indexing copies: a writable array
-    y = torch.from_numpy(data.train_y[chosen])
+    if len(chosen) == len(data.train_y):  # every image, in order: the loaded arrays, no copy
+        x, y = _shared_tensor(data.train_x), _shared_tensor(data.train_y)
+    else:
+        x = torch.from_numpy(data.train_x[chosen])  # fancy indexing copies: a writable array
+        y = torch.from_numpy(data.train_y[chosen])
     model = _start_model(settings, len(data.classes)).to(device)
     model.to(memory_format=CHANNELS_LAST)  # type: ignore[call-overload]  # (torch's stub lacks it)
     model.train()
@@ -358,6 +373,14 @@ def _prepare(settings: TrainSettings, device: str) -> _Run:
     return _Run(
         settings, data, model, x, y, optimiser, schedule, generator, device, steps_per_epoch
     )
+
+
+def _shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor on a read-only array's memory (no copy). torch warns that writing to it would
+    be undefined; the loop only ever reads the images (indexing a batch copies it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 @contextmanager
@@ -392,9 +415,14 @@ class HeldOut:
 
 
 def held_out_scores(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: str = "cpu"
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    pre: Preprocessing,
+    device: str = "cpu",
 ) -> HeldOut:
-    """Loss, accuracy and predictions on normalised images ``x`` (M×3×32×32) with labels ``y``,
+    """Loss, accuracy and predictions on uint8 images ``x`` (M×3×32×32, normalised by ``pre``
+    a batch at a time: 10,000 held-out images as floats would take 123 MB) with labels ``y``,
     in eval mode without gradients. The model is left in the mode it had."""
     was_training = model.training
     model.eval()
@@ -402,7 +430,8 @@ def held_out_scores(
     try:
         with torch.no_grad():
             for i in range(0, len(x), EVAL_BATCH):
-                xb = x[i : i + EVAL_BATCH].to(device).contiguous(memory_format=CHANNELS_LAST)
+                xb = normalise(x[i : i + EVAL_BATCH], pre)
+                xb = xb.to(device).contiguous(memory_format=CHANNELS_LAST)
                 logits = model(xb).float()
                 yb = y[i : i + EVAL_BATCH].to(device)
                 losses.append(F.cross_entropy(logits, yb, reduction="sum").cpu())
@@ -466,8 +495,7 @@ def _watch(
     clock: Callable[[], float],
 ) -> dict[str, Any]:
     data, model, steps = run.data, run.model, run.steps
-    held_x = normalise(torch.from_numpy(np.array(data.held_x)), data.preprocessing)
-    held_y = torch.from_numpy(np.array(data.held_y))
+    held_x, held_y = _shared_tensor(data.held_x), _shared_tensor(data.held_y)
     strip = strip_indices(data.held_y)
     k = len(data.classes)
 
@@ -483,15 +511,15 @@ def _watch(
     def evaluate() -> HeldOut:
         nonlocal eval_s, last_eval_at, interval
         t = clock()
-        scores = held_out_scores(model, held_x, held_y, run.device)
+        scores = held_out_scores(model, held_x, held_y, data.preprocessing, run.device)
         took = clock() - t
         eval_s += took
         last_eval_at = train_s
         interval = held_out_interval(took)
         emit({"kind": "held_out", "step": step, "loss": scores.loss, "accuracy": scores.accuracy})
-        # contiguous(): the channels-last weights would otherwise keep their odd strides
-        conv1 = model.conv1.weight.detach().cpu().contiguous().numpy().astype(np.float32)
-        emit({"kind": "filters", "step": step, "conv1": conv1})  # 32×3×3×3
+        # copies (C order: the channels-last weights' odd strides stay behind), float32
+        conv1, bias = filters(model, "conv1"), biases(model, "conv1")
+        emit({"kind": "filters", "step": step, "conv1": conv1, "bias": bias})  # 32×3×3×3, 32
         emit(
             {
                 "kind": "strip",

@@ -11,7 +11,9 @@ MNIST is read from an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_te
 ``mnist.npz`` layout); digits are padded from 28×28 to 32×32 and repeated on three channels.
 
 The output is ``OUT/simplecnn-<dataset>.pt`` (a plain ``state_dict``), ``.json`` (the model card
-the app reads) and ``.md`` (the same card for people).
+the app reads) and ``.md`` (the same card for people). ``--record FILE.npz`` also writes the run's
+replay (``explorer.replay``: conv1's filters, the gallery's predictions and the held-out
+predictions at every epoch, with the curves); recording does not change the weights.
 """
 
 from __future__ import annotations
@@ -44,6 +46,24 @@ from explorer.model import (
     normalise,
 )
 from explorer.model_input import pad_digits
+from explorer.replay import Recorder
+
+# What a replay keeps of the model card: enough to say how the run was made and to find its
+# weights (``weights_sha256``).
+REPLAY_CARD_FIELDS = (
+    "name",
+    "dataset",
+    "source",
+    "train_images",
+    "test_images_exact",
+    "augmentation",
+    "training",
+    "test_accuracy",
+    "device",
+    "seconds",
+    "torch",
+    "weights_sha256",
+)
 
 
 @dataclass
@@ -259,8 +279,13 @@ def train(
     cfg: TrainConfig,
     device: str = "cpu",
     log: Callable[[str], None] = print,
+    on_epoch: Callable[[int, SimpleCNN], None] | None = None,
 ) -> tuple[SimpleCNN, list[EpochLog]]:
-    """Train a fresh SimpleCNN on ``data``; return it (eval mode, CPU) and one log per epoch."""
+    """Train a fresh SimpleCNN on ``data``; return it (eval mode, CPU) and one log per epoch.
+
+    ``on_epoch(epoch, model)`` (e.g. a ``replay.Recorder``) sees the seeded start as epoch 0 and
+    the model after each epoch; it must leave the model and the random generators as it found
+    them."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
@@ -287,6 +312,8 @@ def train(
         opt, max_lr=cfg.max_lr, epochs=cfg.epochs, steps_per_epoch=steps
     )
     logs: list[EpochLog] = []
+    if on_epoch is not None:
+        on_epoch(0, model)
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -332,6 +359,8 @@ def train(
             f"{entry.train_accuracy:.4f}  test acc {entry.test_accuracy:.4f}  "
             f"lr {sched.get_last_lr()[0]:.4f}  {entry.seconds:.1f}s"
         )
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     return model.cpu().eval(), logs
 
 
@@ -444,6 +473,29 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def make_recorder(data: Dataset, pre: Preprocessing) -> Recorder:
+    """A recorder for ``data``'s run: the app's gallery images of that dataset (none for other
+    data) and the held-out images the headline accuracy is measured on."""
+    from explorer.samples import GALLERY_DATASETS, gallery, load_gallery_image
+
+    items = gallery(data.name) if data.name in GALLERY_DATASETS else []
+    pictures = (
+        np.stack([load_gallery_image(i).transpose(2, 0, 1) for i in items])
+        if items
+        else (np.zeros((0, 3, 32, 32), dtype=np.uint8))
+    )
+    exact = data.test_exact
+    return Recorder(
+        data.name,
+        data.classes,
+        normalise(torch.from_numpy(pictures), pre),
+        np.array([i.label for i in items], dtype=np.int64),
+        [i.key for i in items],
+        normalise(torch.from_numpy(data.x_test[exact]), pre),
+        data.y_test[exact],
+    )
+
+
 def save(model: SimpleCNN, card_fn: Callable[[str], dict], out: Path, name: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{name}.pt"
@@ -466,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--limit", type=int, help="use only the first N training images")
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    parser.add_argument("--record", type=Path, help="also write the run's replay to this .npz")
     args = parser.parse_args(argv)
 
     if args.dataset == "cifar10":
@@ -489,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         device_name = f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     print(f"Training SimpleCNN on {data.name}: {len(data.x_train):,} images, {device_name}")
     t0 = time.perf_counter()
-    model, logs = train(data, pre, cfg, device=device)
+    recorder = make_recorder(data, pre) if args.record else None
+    model, logs = train(data, pre, cfg, device=device, on_epoch=recorder)
     seconds = time.perf_counter() - t0
     name = f"simplecnn-{data.name}"
     card = save(
@@ -498,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         name,
     )
+    if recorder is not None:
+        meta = {k: card[k] for k in REPLAY_CARD_FIELDS}
+        recorder.save(args.record, card["epochs_log"], meta)
+        print(f"Wrote the replay to {args.record}")
     print(
         f"Test accuracy {card['test_accuracy'] * 100:.2f}% "
         f"({card['test_images_exact']:,} exact test images); wrote {args.out / name}.pt/.json/.md"

@@ -26,6 +26,9 @@ MAX_SEED = 9_999
 #: Every closed choice of the Train page: field name → link parameter and labels.
 TRAIN_CHOICES: dict[str, Choice] = {
     "dataset": Choice("data", {"mnist": "MNIST digits", "cifar10": "CIFAR-10 photos"}),
+    "full_data": Choice(
+        "full", {False: "The subset shipped with the app", True: "The server's full data set"}
+    ),
     "images": Choice(
         "n", {**{n: f"{n:,}" for n in (50, 100, 200, 500, 1000, 2000, 5000)}, ALL: "all"}
     ),
@@ -52,6 +55,7 @@ class TrainState:
     # The trainer's own defaults (explorer.live_training.TrainSettings, each with its reason
     # and measurement there): 98.70% on the 2,000 held-out digits in 43–47 s on this 2-core CPU.
     dataset: str = _TRAINER.dataset
+    full_data: bool = _TRAINER.full_data
     images: int = _TRAINER.images
     epochs: int = _TRAINER.epochs
     batch: int = _TRAINER.batch
@@ -81,6 +85,24 @@ class TrainState:
     def settings(self) -> dict[str, Any]:
         """The run's settings, as ``explorer.live_training.TrainSettings`` takes them."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def summary(self, train_count: int) -> str:
+        """The run in one line, as the page shows it beside the controls; ``train_count`` is
+        how many training images the data set has (what "all" means)."""
+        label = {name: choice.labels[getattr(self, name)] for name, choice in TRAIN_CHOICES.items()}
+        images = f"all {train_count:,}" if self.images == ALL else f"{self.images:,}"
+        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
+        start = "random weights" if self.start == "random" else "the shipped weights"
+        return " · ".join(
+            [
+                f"{label['dataset']}, {images} training images",
+                f"{epochs} in batches of {self.batch}",
+                f"{label['optimiser']} at {label['lr']}, {label['schedule'].lower()}",
+                f"weight decay {label['weight_decay']}",
+                "augmented" if self.augment else "no augmentation",
+                f"from {start}, seed {self.seed}",
+            ]
+        )
 
     def to_query(self) -> dict[str, str]:
         default = TrainState()

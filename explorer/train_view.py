@@ -1,19 +1,42 @@
 """What the Train page shows of a run, from the events its job has sent so far (see
-``explorer.live_training.train_job``): the curves, the conv1 filters at every snapshot, the
-held-out strip's current answers, the last epoch's per-class accuracy and confusion matrix,
-and the progress. Pure functions of plain data; the page only shows them.
+``explorer.live_training.train_job``): the curves, conv1 at every snapshot (its filters, and the
+maps it makes of a chosen image), the held-out strip's current answers, the last epoch's
+per-class accuracy and confusion matrix, and the progress. Pure functions of plain data; the
+page only shows them.
 
     view = run_view(job.events)
     view.curves            # {"train": [(step, loss, accuracy)…], "held_out": […]}
-    view.filters[-1]       # (step, 32×3×3×3 float32): conv1 now
+    view.filters[-1]       # Snapshot(step, conv1 32×3×3×3, bias 32): conv1 now
+    conv1_maps(view.filters[-1], image, pre)   # 32×32×32: conv1's maps of one image now
+
+Why the page computes the maps of the watched image and the worker does not send them: a
+snapshot of conv1 (weights and biases) is 3.6 KB, its maps of one image 128 KB. Sent with every
+snapshot, the maps of one image would be 36 times the snapshot and tied to the image chosen
+when the run started. From the snapshot the page makes the maps of any image — a held-out one
+or the session's own input, changed at any moment, at any snapshot the scrubber goes back to —
+with one 3×3 convolution of one 32×32 image (well under a millisecond), and they are exactly
+the run's: the same weights through the same ``conv1`` as ``SimpleCNN``'s.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from explorer.model import Preprocessing, SimpleCNN
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """conv1 at one step of a run: its weights (32×3×3×3 float32) and biases (32 float32)."""
+
+    step: int
+    conv1: np.ndarray
+    bias: np.ndarray
 
 
 @dataclass
@@ -24,7 +47,7 @@ class RunView:
     curves: dict[str, list[tuple[int, float, float]]] = field(
         default_factory=lambda: {"train": [], "held_out": []}
     )
-    filters: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    filters: list[Snapshot] = field(default_factory=list)
     strip: dict[str, Any] = field(default_factory=dict)
     epochs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -56,12 +79,48 @@ def run_view(events: list[Any]) -> RunView:
                 (int(event["step"]), float(event["loss"]), float(event["accuracy"]))
             )
         elif kind == "filters":
-            view.filters.append((int(event["step"]), np.asarray(event["conv1"])))
+            conv1 = np.asarray(event["conv1"], dtype=np.float32)
+            bias = np.asarray(event["bias"], dtype=np.float32)
+            view.filters.append(Snapshot(int(event["step"]), conv1, bias))
         elif kind == "strip":
             view.strip = event
         elif kind == "epoch":
             view.epochs.append(event)
     return view
+
+
+@functools.cache
+def _conv1_template() -> SimpleCNN:
+    """A SimpleCNN whose ``conv1`` gives the layer's geometry (stride, padding, dilation), so
+    the maps are computed exactly as the network computes them."""
+    from explorer.model import SimpleCNN
+
+    return SimpleCNN()
+
+
+def conv1_maps(snapshot: Snapshot, image: np.ndarray, pre: Preprocessing) -> np.ndarray:
+    """conv1's 32 maps (32×32×32 float32, before the ReLU) of ``image`` — 32×32×3 uint8, or
+    3×32×32 as the training sets store it — normalised by ``pre`` as in training
+    (``features.preprocess``), with ``snapshot``'s weights and biases."""
+    import torch
+    import torch.nn.functional as F
+
+    from explorer.features import preprocess
+
+    arr = np.asarray(image)
+    if arr.shape == (3, 32, 32):
+        arr = arr.transpose(1, 2, 0)
+    conv = _conv1_template().conv1
+    with torch.no_grad():
+        out = F.conv2d(
+            preprocess(np.ascontiguousarray(arr), pre),
+            torch.from_numpy(np.ascontiguousarray(snapshot.conv1, dtype=np.float32)),
+            torch.from_numpy(np.ascontiguousarray(snapshot.bias, dtype=np.float32)),
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+        )
+    return out[0].numpy()
 
 
 def progress_line(view: RunView, status: str) -> str:

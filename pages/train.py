@@ -1,16 +1,21 @@
 """Train it yourself: SimpleCNN learns in front of the class — the curves, conv1's filters and
-the mistakes as they change — then joins the network pages as "Your network". Top to bottom as
-on the screen; the widgets are in explorer/ui/train.py."""
+maps, and the mistakes as they change — then joins the network pages as "Your network". Top to
+bottom as on the screen; the widgets are in explorer/ui/train.py."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.training_data import load_training_set
+from explorer.training_data import load_held_out
+from explorer.ui import path, widgets
+from explorer.ui import replay as replay_view
 from explorer.ui import train as ui
-from explorer.ui import widgets
 
-SECTIONS = {"settings": "The settings", "after": "Your network, afterwards"}
+SECTIONS = {
+    "settings": "The settings",
+    "after": "Your network, afterwards",
+    "replay": "Replay: how the shipped network learned",
+}
 
 widgets.use_app_navigation()
 ui.read_link()
@@ -28,26 +33,29 @@ for warning in ui.TRAIN.warnings():
 
 job = ui.current_job()
 state = ui.TRAIN.get()
-data = widgets.guarded(lambda: load_training_set(state.dataset))
+data = widgets.guarded(lambda: load_held_out(state.dataset, state.full_data))
 if data is None:
     st.stop()
-if show.shows("settings"):
-    ui.settings_form(disabled=job is not None and job.active)
-    st.caption(f"Data: {data.source}")
 ui.controls(job)
 if "train_start_error" in st.session_state:
     widgets.error(st.session_state.pop("train_start_error"))
+if show.shows("settings"):
+    ui.set_up(data, disabled=job is not None and job.active)
 
 live = st.fragment(ui.live_panel, run_every=ui.POLL_S if job is not None and job.active else None)
-live(data.held_x, data.held_y, data.classes)
+live()
 
 if job is not None and job.status == "done" and show.shows("after"):
     st.subheader("Your network, afterwards")
     ui.use_trained(job)
 
-ui.keep_address(show.query())
+if show.shows("replay"):
+    replay_view.show_replay(state.dataset)
+
+ui.keep_address({**show.query(), **replay_view.replay_query()})
 st.caption(
     ":material/link: The address bar holds every setting of this run: the same link trains "
     "the same network, number for number, on any machine's CPU."
 )
+path.page_end(__file__)
 widgets.presenter_controls("train", SECTIONS, show)

@@ -14,7 +14,9 @@ import torch
 
 from explorer import live_training
 from explorer.errors import UserError
+from explorer.features import capture_activations, preprocess
 from explorer.live_training import (
+    ALL_IMAGES,
     STRIP_SIZE,
     SettingsError,
     TrainSettings,
@@ -23,10 +25,12 @@ from explorer.live_training import (
     train_bare,
     train_job,
 )
-from explorer.model import WEIGHTS_DIR, SimpleCNN, normalise
-from explorer.train import evaluate
-from explorer.training_data import load_training_set
+from explorer.model import MNIST_PREPROCESSING, WEIGHTS_DIR, SimpleCNN, build_model, normalise
+from explorer.train import evaluate, mnist_to_32
+from explorer.train_view import conv1_maps, run_view
+from explorer.training_data import FULL_DATA_ENV, load_training_set
 from explorer.weights_file import load_state_dict_bytes
+from tests.test_training_data import write_full_folder
 
 # 20 batches of 20 in one epoch: a few seconds, yet enough steps to see the loss fall.
 TINY = dataclasses.asdict(
@@ -156,9 +160,12 @@ def test_events_are_plain_picklable_data_with_their_shapes(tiny_runs) -> None:
     assert all(no_tensors(e) for e in events)
     kinds = {e["kind"] for e in events}
     assert kinds == {"progress", "train", "held_out", "filters", "strip", "epoch"}
-    filters = next(e for e in events if e["kind"] == "filters")["conv1"]
+    snapshot = next(e for e in events if e["kind"] == "filters")
+    filters, bias = snapshot["conv1"], snapshot["bias"]
     assert filters.shape == (32, 3, 3, 3) and filters.dtype == np.float32
     assert filters.flags.c_contiguous
+    assert bias.shape == (32,) and bias.dtype == np.float32
+    assert len(pickle.dumps(snapshot)) < 4_000  # a snapshot stays small: no maps in it
     strip = next(e for e in events if e["kind"] == "strip")
     assert len(strip["indices"]) == len(strip["predicted"]) == STRIP_SIZE
     assert all(0 < p <= 1 for p in strip["probability"])
@@ -180,6 +187,64 @@ def test_the_returned_weights_load_in_plain_pytorch_and_score_as_reported(tiny_r
     assert held_out_accuracy(model, "mnist") == result["held_out_accuracy"]
     assert result["dataset"] == "mnist" and result["classes"] == [str(d) for d in range(10)]
     load_state_dict_bytes(result["state_dict"])  # the pages' upload accepts it too
+
+
+def test_the_maps_of_a_snapshot_are_the_networks_own_conv1_maps(tiny_runs) -> None:
+    """The page computes the watched image's maps from a snapshot: at the last step they are
+    the trained network's conv1 maps (the returned weights, run by features.capture_activations);
+    at step 0 those of the seeded random start."""
+    (events, result, _), _ = tiny_runs
+    snapshots = run_view(events).filters
+    data = load_training_set("mnist")
+    trained = SimpleCNN(10)
+    trained.load_state_dict(torch.load(io.BytesIO(result["state_dict"]), weights_only=True))
+    start = build_model(None, 10, seed=TINY["seed"])
+    for snapshot, model in ((snapshots[-1], trained.eval()), (snapshots[0], start)):
+        for i in (0, 7, 1_999):
+            image = data.held_x[i]  # 3×32×32, as the page holds it
+            maps = conv1_maps(snapshot, image, data.preprocessing)
+            x = preprocess(image.transpose(1, 2, 0), data.preprocessing)
+            expected = capture_activations(model, x).stages["conv1"]
+            assert maps.shape == (32, 32, 32) and maps.dtype == np.float32
+            np.testing.assert_allclose(maps, expected, rtol=0, atol=1e-5)
+            np.testing.assert_array_equal(  # an H×W×3 image gives the same maps
+                maps, conv1_maps(snapshot, image.transpose(1, 2, 0), data.preprocessing)
+            )
+    assert snapshots[0].step == 0 and snapshots[-1].step == result["steps"]
+    assert not np.allclose(snapshots[0].conv1, snapshots[-1].conv1)
+
+
+def test_every_image_chosen_is_the_loaded_set_itself_not_a_copy() -> None:
+    data = load_training_set("mnist")
+    with live_training._seeded(0):
+        everything = live_training._prepare(TrainSettings(), "cpu")
+        some = live_training._prepare(TrainSettings(images=500), "cpu")
+    assert np.shares_memory(everything.x.numpy(), data.train_x)
+    assert not np.shares_memory(some.x.numpy(), data.train_x) and len(some.x) == 500
+
+
+def test_a_full_data_run_trains_on_the_servers_folder(tmp_path, monkeypatch) -> None:
+    made = write_full_folder(tmp_path / "data")
+    monkeypatch.setenv(FULL_DATA_ENV, str(made.root))
+    settings = TINY | {"full_data": True, "images": ALL_IMAGES, "batch": 16}
+    events, result, calls = run_job(settings)
+    assert calls == result["steps"] == 2  # 30 digits in batches of 16
+    assert [e for e in events if e["kind"] == "progress"][-1]["images_seen"] == 30
+    (epoch,) = [e for e in events if e["kind"] == "epoch"]
+    assert epoch["confusion"].sum() == 12  # the folder's 12 test digits are the held-out set
+    model = SimpleCNN(10)
+    model.load_state_dict(torch.load(io.BytesIO(result["state_dict"]), weights_only=True))
+    x = normalise(torch.from_numpy(mnist_to_32(made.mnist_test[0])), MNIST_PREPROCESSING)
+    assert result["held_out_accuracy"] == float((evaluate(model, x) == made.mnist_test[1]).mean())
+    with pytest.raises(SettingsError, match="between 50 and 30"):
+        run_job(settings | {"images": 100})
+
+
+def test_the_full_data_on_a_server_without_them_is_a_sentence(monkeypatch) -> None:
+    monkeypatch.delenv(FULL_DATA_ENV, raising=False)
+    with pytest.raises(UserError, match="no full copy of the MNIST digits") as caught:
+        train_job(CountingControl(), lambda e: None, TINY | {"full_data": True})
+    assert str(caught.value).endswith(".")
 
 
 def test_a_stop_ends_the_run_without_a_result_and_stepping_reports_every_step() -> None:
@@ -229,6 +294,7 @@ def test_starting_from_the_shipped_weights_starts_at_their_accuracy() -> None:
         ({"schedule": "cosine"}, "schedule"),
         ({"weight_decay": -1.0}, "weight decay"),
         ({"augment": "yes"}, "on or off"),
+        ({"full_data": "yes"}, "full data set is either used or not"),
         ({"start": "imagenet"}, "start"),
         ({"seed": -1}, "seed"),
         ({"seed": True}, "seed"),

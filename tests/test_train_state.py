@@ -56,8 +56,10 @@ def test_choose_refuses_what_a_browser_could_forge() -> None:
 def test_the_settings_are_every_field() -> None:
     settings = TrainState(dataset="cifar10", epochs=5, seed=7).settings()
     assert settings["dataset"] == "cifar10" and settings["epochs"] == 5 and settings["seed"] == 7
-    assert set(settings) == {"dataset", "images", "epochs", "batch", "optimiser", "lr",
-                             "schedule", "weight_decay", "augment", "start", "seed"}  # fmt: skip
+    assert set(settings) == {
+        *("dataset", "full_data", "images", "epochs", "batch", "optimiser"),
+        *("lr", "schedule", "weight_decay", "augment", "start", "seed"),
+    }
 
 
 def test_the_pages_defaults_are_the_trainers_measured_defaults() -> None:
