@@ -31,7 +31,8 @@ from explorer.stages import SPATIAL_STAGES, STAGE_BY_NAME, STAGE_NAMES
 
 UPLOAD = "upload"  # the weights choice "your own file": its bytes live in the session only
 TRAINED = "trained"  # "Your network (trained here)": made on the Train page, in the session only
-OWN_WEIGHTS = (UPLOAD, TRAINED)  # weights whose file lives in the session, not in assets/
+OWN_CLASSES = "own"  # "Your classes (trained here)": made on "Teach it your classes", session only
+OWN_WEIGHTS = (UPLOAD, TRAINED, OWN_CLASSES)  # weights whose file lives in the session
 DATASETS = {"cifar10": "CIFAR-10 photos", "mnist": "MNIST digits"}
 SCALES = {"layer": "Shared by the layer", "map": "Each map on its own"}
 MAX_MAPS = 128  # conv3 has the most maps
@@ -44,6 +45,7 @@ def _weights_labels() -> dict[str, str]:
     labels = {c.key: c.label for c in builtin_weights()}
     labels[UPLOAD] = "Upload your own (.pt)"
     labels[TRAINED] = "Your network (trained here)"
+    labels[OWN_CLASSES] = "Your classes (trained here)"
     return labels
 
 
@@ -179,6 +181,8 @@ class NetworkState:
             lost.append("uploaded weights")
         elif self.weights == TRAINED:
             lost.append("a network trained here")
+        elif self.weights == OWN_CLASSES:
+            lost.append("a network taught your classes here")
         if self.input == "draw":
             lost.append("a drawing")
         elif self.input == "upload":

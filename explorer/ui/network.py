@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explorer.errors import UserError, literal_markdown
-from explorer.network_state import DATASETS, NETWORK_CHOICES, TRAINED, UPLOAD, NetworkState
+from explorer.network_state import (
+    DATASETS,
+    NETWORK_CHOICES,
+    OWN_CLASSES,
+    TRAINED,
+    UPLOAD,
+    NetworkState,
+)
 from explorer.ui import widgets
 from explorer.ui.state import Bound
 
@@ -155,8 +162,24 @@ def builtin_context(key: str, device: DeviceInfo) -> NetworkContext:
     )
 
 
-def uploaded_context(file: WeightsFile, trained_on: str, device: DeviceInfo) -> NetworkContext:
-    """The user's weights on ``device``; WeightsError (a sentence) for an unusable file."""
+@dataclass(frozen=True)
+class NamedWeights:
+    """A network made in this session with class names of its own ("Teach it your classes"):
+    its file, its classes in fc2's order, and the dataset of the network it started from."""
+
+    file: WeightsFile
+    classes: tuple[str, ...]
+    dataset: str
+
+
+def uploaded_context(
+    file: WeightsFile,
+    trained_on: str,
+    device: DeviceInfo,
+    classes: tuple[str, ...] | None = None,
+) -> NetworkContext:
+    """The user's weights on ``device``; WeightsError (a sentence) for an unusable file.
+    ``classes``: the names of fc2's classes, when the session knows them."""
     from explorer.model import (
         CIFAR10_CLASSES,
         CIFAR10_PREPROCESSING,
@@ -168,16 +191,20 @@ def uploaded_context(file: WeightsFile, trained_on: str, device: DeviceInfo) -> 
     cpu_model = model if device.device == "cpu" else uploaded_model(file, "cpu")
     num_classes = model.fc2.out_features
     digits = trained_on == "mnist"
-    classes = DIGIT_CLASSES if digits else CIFAR10_CLASSES
+    names = DIGIT_CLASSES if digits else CIFAR10_CLASSES
     if num_classes != 10:
-        classes = tuple(f"class {i}" for i in range(num_classes))
+        names = tuple(f"class {i}" for i in range(num_classes))
+    weights_id = f"upload:{file.sha256}:{trained_on}"
+    if classes is not None and len(classes) == num_classes:
+        names = classes  # the names are shown by cached pictures too: part of the identity
+        weights_id += ":" + hashlib.sha256("\n".join(classes).encode()).hexdigest()[:16]
     pre = MNIST_PREPROCESSING if digits else CIFAR10_PREPROCESSING
     # The dataset is part of the identity: it decides the normalisation, so the same file read
     # as MNIST weights must not reuse the captures made for it as CIFAR-10 weights.
     return NetworkContext(
-        f"upload:{file.sha256}:{trained_on}",
+        weights_id,
         file.name,
-        classes,
+        names,
         pre,
         trained_on,
         model,
@@ -207,6 +234,7 @@ def _device_picker() -> DeviceInfo:
 
 UPLOADED_WEIGHTS = "net_weights_upload"  # the session's WeightsFile, kept across pages
 TRAINED_WEIGHTS = "net_trained"  # the network trained on the Train page (a WeightsFile)
+OWN_CLASSES_WEIGHTS = "net_own_classes"  # made on "Teach it your classes" (a NamedWeights)
 
 
 def _weights_upload(state: NetworkState) -> WeightsFile | None:
@@ -252,12 +280,17 @@ def network_sidebar() -> NetworkContext | None:
     Returns None (after saying why) when uploaded weights are missing or unusable."""
     st.sidebar.header("The network")
     trained = ss.get(TRAINED_WEIGHTS) is not None or NET.get().weights == TRAINED
+    own = ss.get(OWN_CLASSES_WEIGHTS) is not None or NET.get().weights == OWN_CLASSES
     NET.choice(
         st.columns([2, 3])[0].selectbox,
         "weights",
         "Weights",
         # "Your network" is offered once there is one (or a link asks for it: then it says how)
-        options=[k for k in NETWORK_CHOICES["weights"].labels if k != TRAINED or trained],
+        options=[
+            k
+            for k in NETWORK_CHOICES["weights"].labels
+            if (k != TRAINED or trained) and (k != OWN_CLASSES or own)
+        ],
         help="The numbers inside the filters and layers. Trained weights recognise things; "
         "untrained ones are random.",
     )
@@ -265,6 +298,8 @@ def network_sidebar() -> NetworkContext | None:
     device = _device_picker()
     if state.weights == TRAINED:
         return _trained_context(state, device)
+    if state.weights == OWN_CLASSES:
+        return _own_classes_context(state, device)
     if state.weights != UPLOAD:
         ctx = builtin_context(state.weights, device)
         _model_card(ctx.card)
@@ -304,6 +339,27 @@ def _trained_context(state: NetworkState, device: DeviceInfo) -> NetworkContext 
     st.sidebar.caption(
         f"Your network, trained here on {DATASETS[state.upload_dataset]}: its held-out "
         "accuracy is on the Train page."
+    )
+    return ctx
+
+
+def _own_classes_context(state: NetworkState, device: DeviceInfo) -> NetworkContext | None:
+    """The network taught the student's own classes in this session, with their names, or
+    None (after saying how to make one: a link cannot carry it)."""
+    own: NamedWeights | None = ss.get(OWN_CLASSES_WEIGHTS)
+    if own is None:
+        st.info(
+            "There is no network taught your classes in this session yet: make one on the page "
+            "“Teach it your classes”, or choose built-in weights. A link cannot carry it."
+        )
+        return None
+    if state.upload_dataset != own.dataset:  # its pictures are read as its base network's
+        NET.put(state.choose("upload_dataset", own.dataset))
+    ctx = uploaded_context(own.file, own.dataset, device, own.classes)
+    st.sidebar.caption(
+        f"Your classes, taught here to the {DATASETS[own.dataset]} network: "
+        f"{literal_markdown(', '.join(own.classes))}. Its held-out accuracy is on the page "
+        "“Teach it your classes”."
     )
     return ctx
 
