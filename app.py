@@ -27,6 +27,14 @@ pages = [
     st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/calculate:"),
     st.Page("pages/train.py", title="Train it yourself", icon=":material/model_training:"),
+    st.Page("pages/own_classes.py", title="Teach it your classes", icon=":material/photo_camera:"),
+    st.Page("pages/why_translation.py", title="Why CNNs: shifts", icon=":material/swap_horiz:"),
+    st.Page("pages/why_sharing.py", title="Why CNNs: shared weights", icon=":material/share:"),
+    st.Page("pages/why_hierarchy.py", title="Why CNNs: a hierarchy", icon=":material/stacks:"),
+    st.Page("pages/glossary.py", title="Words used here", icon=":material/menu_book:"),
 ]
 widgets.visible_focus()
+# Every picture in the app is pixel data (maps, inputs, kernels), sent near its true size and
+# scaled by the browser: nearest-neighbour keeps each value a crisp square instead of a blur.
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
 st.navigation(pages).run()

@@ -2,19 +2,28 @@
 
 import streamlit as st
 
-from explorer.ui import widgets
+from explorer.shift_lab import home_sentence, shipped_summary
+from explorer.ui import path, widgets
+
+SECTIONS = {
+    "what": "What is a CNN?",
+    "why": "Why does it work so well for images?",
+    "next": "Where to go next",
+}
 
 widgets.use_app_navigation()
-
-st.title("CNN Explorer")
-st.markdown(
+show = widgets.presenter("home", SECTIONS)
+widgets.page_header(
+    "CNN Explorer",
     "Learn how a **convolutional neural network** (CNN) sees, by playing with one. "
-    "Every number on these pages is computed live by the app — nothing is a picture from a book."
+    "Every number on these pages is computed live by the app — nothing is a picture from a book.",
+    presenting=show.on,
 )
 
-st.subheader("What is a CNN?")
-st.markdown(
-    """
+if show.shows("what"):
+    st.subheader("What is a CNN?")
+    st.markdown(
+        """
 A CNN is a neural network built for images. It is a stack of three kinds of layers:
 
 - **Convolution layers** slide small grids of numbers — *filters* or *kernels* — over the image.
@@ -26,21 +35,50 @@ A CNN is a neural network built for images. It is a stack of three kinds of laye
 - A **fully connected head** at the end looks at everything the filters found and turns it into
   a score for each class — "cat", "ship", "7" — from which the network picks its answer.
 """
-)
+    )
 
-st.subheader("Why does it work so well for images?")
-st.markdown(
-    """
-- **Shared parameters.** The same small filter is used at every position, so a 3×3 filter has
-  only 9 weights however large the image is — far fewer than connecting every pixel to everything.
-- **Translation invariance.** An edge is detected wherever it is in the picture, and pooling
-  makes the answer barely change when the object moves a little.
-- **A hierarchy of features.** Early layers find edges and colours; later layers combine them
-  into textures, parts and whole objects.
-"""
-)
+if show.shows("why"):
+    st.subheader("Why does it work so well for images?")
+    st.markdown(
+        "Three reasons are usually given. Each one is an experiment on the live network here, "
+        "so you can check it rather than take it on trust."
+    )
+    shifts = shipped_summary("cifar10")
+    CLAIMS = [  # (what the claim says, the experiment's page, its link label, icon)
+        (
+            "**Shared parameters.** The same small filter is used at every position, so a 3×3 "
+            "filter has only 9 weights per input channel however large the image is — far "
+            "fewer than connecting every pixel to everything.",
+            "pages/why_sharing.py",
+            "Count them: shared weights",
+            ":material/share:",
+        ),
+        (
+            home_sentence(shifts)
+            if shifts is not None
+            else "**Translation.** A convolution finds an edge wherever it is; pooling makes "
+            "the answer change little when the object moves a little — how little is measured "
+            "in the shift lab.",
+            "pages/why_translation.py",
+            "Slide an image: the shift lab",
+            ":material/swap_horiz:",
+        ),
+        (
+            "**A hierarchy of features.** Each layer sees a larger piece of the image than the "
+            "one before: early layers find edges and colours, later layers combine them into "
+            "textures and parts.",
+            "pages/why_hierarchy.py",
+            "Tour the layers: a hierarchy",
+            ":material/stacks:",
+        ),
+    ]
+    for column, (claim, page, label, icon) in zip(
+        st.columns(len(CLAIMS), gap="large"), CLAIMS, strict=True
+    ):
+        with column:
+            st.markdown(claim)
+            widgets.page_link(page, label, icon)
 
-st.subheader("Where to go next")
 NEXT = [  # (page, title, what it shows, link label, icon)
     (
         "pages/convolution.py",
@@ -83,8 +121,58 @@ NEXT = [  # (page, title, what it shows, link label, icon)
         ":material/model_training:",
     ),
 ]
-for column, (page, title, text, label, icon) in zip(st.columns(len(NEXT)), NEXT, strict=True):
-    with column:
-        st.markdown(f"#### {title}")
-        st.markdown(text)
-        st.page_link(page, label=label, icon=icon)
+MORE = [  # the same, for the pages that show why CNNs work, and the glossary
+    (
+        "pages/why_translation.py",
+        "Why CNNs: shifts",
+        "Slide the input and watch what follows: conv1's maps shift with it, the pooled maps "
+        "only by whole cells, the answer only roughly.",
+        "Shift the input",
+        ":material/swap_horiz:",
+    ),
+    (
+        "pages/why_sharing.py",
+        "Why CNNs: shared weights",
+        "One small kernel used at every position: edit it live, and count what the sharing "
+        "saves on the real model.",
+        "Share one kernel",
+        ":material/share:",
+    ),
+    (
+        "pages/why_hierarchy.py",
+        "Why CNNs: a hierarchy",
+        "How far one unit of each stage sees, and which real images excite the maps of conv1, "
+        "conv2 and conv3 most.",
+        "Climb the layers",
+        ":material/stacks:",
+    ),
+    (
+        "pages/own_classes.py",
+        "Teach it your classes",
+        "Show the camera a few examples of classes of your own and let the network learn them.",
+        "Teach it",
+        ":material/photo_camera:",
+    ),
+    (
+        "pages/glossary.py",
+        "Words used here",
+        "Every word the app uses — logit, bias, feature map, receptive field, float32 — "
+        "explained once, with this network's numbers.",
+        "Look a word up",
+        ":material/menu_book:",
+    ),
+]
+if show.shows("next"):
+    st.subheader("Where to go next")
+    for cards in (NEXT, MORE):
+        for column, (page, title, text, label, icon) in zip(
+            st.columns(len(cards)), cards, strict=True
+        ):
+            with column:
+                st.markdown(f"#### {title}")
+                st.markdown(text)
+                widgets.page_link(page, label, icon)  # in presenter mode, the link keeps it
+
+widgets.keep_presenter_address(show)
+path.page_end(__file__)
+widgets.presenter_controls("home", SECTIONS, show)

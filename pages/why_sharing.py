@@ -8,8 +8,8 @@ import streamlit as st
 
 from explorer.sharing import learned_kernel
 from explorer.ui import network as net
+from explorer.ui import path, widgets
 from explorer.ui import sharing as ui
-from explorer.ui import widgets
 from explorer.ui.network import NET
 from explorer.ui.network_input import current_input
 
@@ -65,4 +65,5 @@ if show.shows("where"):
 
 net.keep_address({**NET.get().to_query("session"), **ui.SHARE.get().to_query(), **show.query()})
 net.link_note(NET.get())
+path.page_end(__file__)
 widgets.presenter_controls("sharing", SECTIONS, show)
