@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_network",
     "bench.bench_load",
     "bench.bench_attribution",
+    "bench.bench_shift_lab",
 ]
 
 
