@@ -377,7 +377,7 @@ def state_bytes(model: SimpleCNN) -> bytes:
 
 def predict(model: SimpleCNN, image: np.ndarray, pre: Preprocessing) -> np.ndarray:
     """The class probabilities (softmax, float64) the network gives one 32×32×3 uint8 picture."""
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)))
+    x = torch.from_numpy(np.array(image, dtype=np.uint8, order="C"))  # a copy: it may be read-only
     with torch.no_grad():
         logits = model.eval()(normalise(x.permute(2, 0, 1)[None], pre))
     return torch.softmax(logits.double(), dim=1)[0].numpy()
@@ -445,6 +445,9 @@ def own_job(
     names, x, y = _checked(base, classes, images, labels)
     model = shipped_model(base)
     pre = BASES[base][1]
+    # Making the first optimiser in a process imports torch._dynamo (about a second; every job
+    # runs in a fresh worker): a cost of starting, not of fc2's 200 steps, whose time is shown.
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     load_s = clock() - began
     keys = [image_key(base, img) for img in x]
     known = {

@@ -348,9 +348,10 @@ def readiness() -> list[str]:
     return class_problems([c.name for c in made], [len(c.images) for c in made])
 
 
-def fingerprint(made: list[OwnClass], base: str) -> tuple:
-    """What a training used: the base, the names and every picture, in order."""
-    return (base, tuple((c.name, tuple(i.id for i in c.images)) for c in made))
+def fingerprint(made: list[OwnClass], state: OwnState) -> tuple:
+    """What a training used: the base, the split's seed, the names and every picture, in
+    order."""
+    return (state.base, state.seed, tuple((c.name, tuple(i.id for i in c.images)) for c in made))
 
 
 def current_job() -> Job | None:
@@ -392,7 +393,7 @@ def start() -> None:
     ss[SUBMITTED_KEY] = {
         "job": job.id,
         "images": images,
-        "fingerprint": fingerprint(made, base),
+        "fingerprint": fingerprint(made, state),
     }
 
 
@@ -516,10 +517,10 @@ def held_out_view(taken: dict) -> None:
     """The held-out accuracy with what it can and cannot say, and the held-out pictures with
     the network's answer (the wrong ones marked)."""
     result = taken["result"]
-    if taken["fingerprint"] != fingerprint(classes(), OWN.get().base):
+    if taken["fingerprint"] != fingerprint(classes(), OWN.get()):
         st.info(
-            "You have changed the classes, the pictures or the base network since this "
-            "training: press Train again to include the changes.",
+            "You have changed the classes, the pictures, the base network or the held-out "
+            "split (seed) since this training: press Train again to include the changes.",
             icon=":material/update:",
         )
     st.markdown(held_out_text(result))
@@ -543,11 +544,13 @@ def held_out_view(taken: dict) -> None:
                     + ("" if right else f" (is {literal_markdown(names[label])})")
                 )
     seconds = result["seconds"]
+    computed = result["computed"]
+    kept = len(taken["images"]) - computed  # their features came from the session's cache
     st.caption(
         f"Only fc2 learned: {len(names)}×512 weights and {len(names)} biases, {STEPS} steps, "
-        f"in {seconds['train']:.2f} s after {result['computed']} picture"
-        f"{'' if result['computed'] == 1 else 's'} went through the frozen layers "
-        f"({seconds['features']:.2f} s; the others' features were kept from before)."
+        f"in {seconds['train']:.2f} s after {computed} picture{'' if computed == 1 else 's'} "
+        f"went through the frozen layers ({seconds['features']:.2f} s"
+        + (f"; the features of the other {kept} were kept from before)." if kept else ").")
     )
 
 
