@@ -12,6 +12,7 @@ session: thirty students opening the same link cost little more than one.
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +71,9 @@ def capture(ctx: NetworkContext, inp: ModelInput) -> Activations:
 # PIXELATED style). Sent at 64 px a tile, a feature-maps run spent a third of its time encoding
 # PNGs 4–16× larger than the screen shows; 32 px keeps every map's pixels whole squares.
 MAP_TILE_PX = 32
+# A stage's colour bar, drawn at the width the page shows it: st.image re-encodes, on every
+# run, any picture wider than the width it is given (a dozen bars a feature-maps run).
+COLOUR_BAR_PX = 160
 
 
 @_cached(64)
@@ -95,7 +99,22 @@ def colour_bar_png(kind: StageKind) -> bytes:
     """The legend image of a stage kind (the page prints its numbers beside it)."""
     from explorer.stage_pictures import stage_cmap
 
-    return render.colour_bar_png(stage_cmap(kind))
+    return render.colour_bar_png(stage_cmap(kind), width=COLOUR_BAR_PX)
+
+
+@_cached(512)
+def sized_png(png: bytes, width: int) -> bytes:
+    """``png`` scaled to ``width`` pixels wide (bilinear, as st.image would), once per content:
+    st.image scales a picture wider than its ``width`` again on every run of every session."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        if img.width <= width:
+            return png
+        height = max(1, round(img.height * width / img.width))
+        return render.png_bytes(
+            np.asarray(img.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
+        )
 
 
 @_cached(256)

@@ -75,7 +75,12 @@ def show_stage(
     else:
         what = f"All {arr.shape[0]} numbers of {name}, 64 a row, as colours"
     st.image(pictures[name], width="stretch", output_format="PNG", alt=what)
-    st.image(content.colour_bar_png(stage.kind), width=160, output_format="PNG", alt="")
+    st.image(
+        content.colour_bar_png(stage.kind),
+        width=content.COLOUR_BAR_PX,
+        output_format="PNG",
+        alt="",
+    )
     lo, hi = stage_limits(arr, stage.kind)
     st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
     st.caption(stage_explanation(stage.explanation, trained))

@@ -37,7 +37,7 @@ def fmt(value: float) -> str:
 
 
 HIER: Bound[HierarchyState] = Bound("hier_state", "hier_", HierarchyState, HIERARCHY_CHOICES)
-PICTURE_PX = 176  # every picture of the page: two side by side on a phone
+PICTURE_PX = 160  # every picture of the page: two side by side on a phone, 5 px a pixel
 
 #: Per stage: what its maps are usually said to respond to, what a student can read into the
 #: pictures, and what they cannot.
@@ -109,7 +109,7 @@ def controls() -> HierarchyState:
 def show_fields(image: np.ndarray, rows: list[FieldRow], source: str) -> None:
     """The field of the centre unit of each stage on the input, then the numbers as a table."""
     st.image(
-        [content.field_png(image, row.box) for row in rows],
+        [content.sized_png(content.field_png(image, row.box), PICTURE_PX) for row in rows],
         caption=[
             f"{row.stage}: {row.side}×{row.side}" + (", all of it" if row.share == 1 else "")
             for row in rows
@@ -185,7 +185,7 @@ def show_stage(
 def show_made(best: MaximisedInput, stage: str, channel: int) -> None:
     """The input optimised for the map, and how much it excites it compared with its start."""
     st.image(
-        render.png_bytes(render.enlarge(best.image, 8)),
+        render.png_bytes(render.enlarge(best.image, PICTURE_PX // best.image.shape[1])),
         width=PICTURE_PX,
         output_format="PNG",
         caption=(
@@ -222,7 +222,13 @@ def show_strongest(
             f"A {item.label_name} from the gallery, the {box.field}×{box.field} field of its "
             f"strongest {stage} map {chosen.channel} cell outlined"
         )
-    st.image(pictures, caption=captions, width=PICTURE_PX, output_format="PNG", alt=alts)
+    st.image(
+        [content.sized_png(p, PICTURE_PX) for p in pictures],
+        caption=captions,
+        width=PICTURE_PX,
+        output_format="PNG",
+        alt=alts,
+    )
 
 
 __all__ = [

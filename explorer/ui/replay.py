@@ -27,7 +27,7 @@ ss = st.session_state
 REPLAY: Bound[ReplayState] = Bound("replay_state", "replay_", ReplayState, {})
 SLIDER_KEY = "replay_epoch"
 SEEN_KEY = "replay_link_seen"  # the link's epoch last applied (only this page's own parameter)
-GALLERY_PX = 88  # a gallery image on the screen: 5 a row beside the filters on a laptop
+GALLERY_PX = 96  # a gallery image on the screen (×3, as drawn: never rescaled per run)
 WRONG_RED = (220, 30, 30)
 
 
