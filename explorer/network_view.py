@@ -150,9 +150,8 @@ def flow_html(rows: Sequence[LayerRow]) -> str:
             '<section class="flow-block" style="flex:1 1 9em;min-width:8em;max-width:14em">'
             '<div class="flow-title" style="margin:0 0 0.3em;text-align:center;font-weight:600">'
             f"{html.escape(title)}</div>"
-            '<ol style="display:flex;flex-direction:column;gap:0.15em;margin:0;padding:0">'
-            + arrow.join(boxes)
-            + "</ol></section>"
+            '<ol style="display:flex;flex-direction:column;gap:0.15em;margin:0;padding:0;'
+            'font-size:1em">' + arrow.join(boxes) + "</ol></section>"
         )
     step = '<span aria-hidden="true" style="align-self:center;font-size:1.4em">→</span>'
     return (

@@ -37,6 +37,10 @@ PAGES = [
     ("convolution", "Convolution playground"),
     ("network", "The network"),
     ("feature_maps", "Feature maps"),
+    ("why_translation", "Why CNNs: shifts"),
+    ("why_sharing", "Why CNNs: shared weights"),
+    ("why_hierarchy", "Why CNNs: a hierarchy"),
+    ("own_classes", "Teach it your classes"),
 ]
 
 

@@ -43,6 +43,7 @@ def warning(message: str, icon: str = ":material/warning:") -> None:
 
 FOCUS_CSS = """<style>
 [data-testid="stSidebarNavLink"]:focus-visible,
+[data-testid="stPageLink-NavLink"]:focus-visible,
 [data-testid="stBaseButton-elementToolbar"]:focus-visible,
 [data-testid="stCode"] pre:focus-visible,
 label:has(input[type="checkbox"]:focus-visible),

@@ -97,11 +97,12 @@ def no_failures(failing: list[str]) -> None:
 def player_checked_by_axe(page) -> set[str]:
     """The rules axe passed inside the player: proof that it looks into the shadow root."""
     assert len(page.frames) == 1  # no iframe: the player is in the main document
-    in_shadow = page.evaluate(
+    # The player mounts in its shadow root after the script run ends: wait for it.
+    page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')]
-                 .some(h => h.shadowRoot && h.shadowRoot.querySelector('.cp-root'))"""
+                 .some(h => h.shadowRoot && h.shadowRoot.querySelector('.cp-root'))""",
+        timeout=30_000,
     )
-    assert in_shadow
     host = "[data-testid='stBidiComponentIsolated']"
     result = AXE.run(
         page,

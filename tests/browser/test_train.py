@@ -20,12 +20,13 @@ TINY = "train?n=200&ep=1&bs=64"  # 4 steps of 64 digits
 PROGRESS = "[data-testid='stProgress']"
 # The held-out loss curve's steps, as Plotly holds them in the page (the trace "held-out
 # images" of the loss panel, the first of that name) — of the chart on the screen: while React
-# redraws, an old copy may linger for a moment, hidden and without height.
+# redraws, an old copy may linger for a moment, hidden and without height. (The replay's chart,
+# under the run, is another one.)
 HELD_OUT_STEPS = """() => {
     const plots = Array.from(document.querySelectorAll(
         '[data-testid="stPlotlyChart"] .js-plotly-plot'))
         .filter(p => p.data && p.style.visibility !== 'hidden'
-            && p.getBoundingClientRect().height > 0);
+            && p.getBoundingClientRect().height > 0 && !p.closest('.st-key-replay_curves'));
     if (plots.length !== 1) return null;
     const trace = plots[0].data.find(t => t.name === 'held-out images');
     return trace ? Array.from(trace.x) : null;
