@@ -244,6 +244,13 @@ def parse_matrix(text: str, max_size: int = MAX_MATRIX_SIDE) -> np.ndarray:
 # ----------------------------------------------------------------------------- writing numbers
 
 
+def display_value(x: float) -> str:
+    """``format_value`` with a true minus sign (−, U+2212), for numbers in sentences a student
+    reads — the player writes them so too. (``format_value`` keeps ``-`` for what is copied:
+    code, CSV, typed kernels.)"""
+    return format_value(x).replace("-", "\u2212")
+
+
 def format_value(x: float) -> str:
     """A number as the player writes it; player.js's ``formatValue`` follows the same rule.
 

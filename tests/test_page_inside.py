@@ -234,6 +234,16 @@ def test_optimising_an_input_shows_it(monkeypatch) -> None:
     assert "An input made for conv3 map 11" in captions(at)
     words = next(m.value for m in at.markdown if "small steps" in m.value)
     assert re.search(r"\b6 small steps", words) and "mean of conv3 map 11" in words
+    # One statistic to a sentence: the mean's rise, then the gallery's best mean (a mean
+    # compared with a mean), the largest cell on its own.
+    sentences = re.split(r"(?<=\.) ", words)
+    assert sum("rose from" in x for x in sentences) == 1
+    assert any(
+        x.startswith("For comparison, the gallery image with the highest mean") for x in sentences
+    )
+    assert "−" in words or "-" not in re.sub(
+        r"[a-z]-[a-z]", "", words
+    )  # minus signs are true minuses
     assert not any(b.key == "in_maximise" for b in at.button)  # the result took its place
     at.run()  # computed once, for every session: shown again without the button
     assert not any(b.key == "in_maximise" for b in at.button)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from explorer import render
 from explorer.heavy import Explain, HeavyFailed, Optimise
+from explorer.numbers import display_value as shown
 from explorer.numbers import format_value as fmt
 from explorer.ui import content, heavy, widgets
 from explorer.ui.inside_arithmetic import article, cell_name
@@ -256,9 +257,10 @@ def show_maximised(best: MaximisedInput, scores: GalleryResponses, channel: int)
     words.markdown(
         f"Starting from random noise (seed {best.seed}), {best.steps} small steps, each "
         f"changing the pixels in the direction that raises the **mean of {stage} map {channel}** "
-        f"most (the gradient): from **{fmt(best.start_mean)}** to **{fmt(best.mean)}** (largest "
-        f"cell {fmt(best.peak)}). The gallery image that excites it most on average reaches "
-        f"{fmt(gallery_best)}."
+        f"most (the gradient). That mean rose from **{shown(best.start_mean)}** to "
+        f"**{shown(best.mean)}**. For comparison, the gallery image with the highest mean on "
+        f"this map reaches **{shown(gallery_best)}**. (The made input's largest single cell is "
+        f"{shown(best.peak)}.)"
     )
     words.caption(
         "This is the pattern the filter responds to, repeated across the image because every "

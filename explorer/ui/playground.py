@@ -24,7 +24,7 @@ from explorer.convolution import (
 from explorer.export.animation import animation_gif
 from explorer.export.code import CODE_FILE_NAME, INPUT_FILE_NAME, code_input_png, playground_code
 from explorer.export.slides import result_slide_png
-from explorer.numbers import format_value, parse_matrix
+from explorer.numbers import display_value, parse_matrix
 from explorer.playground import PLAYGROUND_MAX_SIDE, ConvPicture, prepare_picture
 from explorer.playground_state import CHOICES, PlaygroundState, shown_cells, with_edits
 from explorer.reference import TorchCheck, check_against_torch
@@ -415,7 +415,7 @@ def result_view(
     height, width = result.shape[-2:]
     st.markdown(
         f"**{width}×{height} result** from the full {picture.shape_text} image: values from "
-        f"**{format_value(result.min())}** to **{format_value(result.max())}**."
+        f"**{display_value(result.min())}** to **{display_value(result.max())}**."
     )
     if picture.capped:
         st.caption(
@@ -564,8 +564,9 @@ def downloads(result: np.ndarray, kernel: np.ndarray, cmap: render.ColourMap, ti
         key="conv_dl_png",
     )
     cols[1].download_button(
-        "Result as CSV (exact numbers)",
+        "Result as CSV",
         lambda: result_csv(result),
+        help="Every number of the result, exact, one row per row of the output.",
         file_name="convolution.csv",
         mime="text/csv",
         on_click="ignore",
