@@ -31,7 +31,10 @@ show, ctx = net.network_page(
     "inside",
     "Inside the network",
     "Pick any number the network computed for this image and see the arithmetic that made it, "
-    "the input pixels that can reach it, and where the network looked for its answer.",
+    "the input pixels that can reach it, and where the network looked for its answer. A "
+    "number is named by where it sits: `conv2[0, 4, 4]` is the value in conv2's map 0 at row "
+    "4, column 4, counted from 0. Words such as logit, bias and float32 are explained at the "
+    "end of the page.",
     SECTIONS,
     page_state=view.INSIDE,
 )
