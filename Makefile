@@ -26,8 +26,8 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --ignore=tests/browser  # both cores: AppTests are CPU-bound
-	$(BIN)/python -m pytest tests/browser  # one at a time: each test drives a server and Chromium
+	$(BIN)/python -m pytest -n 2 --ignore=tests/browser --ignore=tests/test_replicas.py  # both cores
+	$(BIN)/python -m pytest tests/browser tests/test_replicas.py  # one at a time: servers, Chromium
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -379,6 +379,8 @@ class Recovery:
     upload_on_screen: bool  # the page showed the student's upload at the drop
     upload_survived: bool  # ... and shows it again after the reconnection
     errors: list[str]
+    address_before: str = ""  # the two addresses compared, to say what differed
+    address_after: str = ""
 
 
 @dataclass
@@ -431,6 +433,8 @@ async def reconnect(tab: ReplicaTab, rng: random.Random, killed_at: float | None
         upload_on_screen=upload_on_screen,
         upload_survived=upload_on_screen and bool(tab.state.media),
         errors=errors,
+        address_before=before_address,
+        address_after=tab.address(),
     )
 
 
