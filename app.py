@@ -13,6 +13,11 @@ from explorer.ui import widgets
 # Set before torch is first imported; long work runs in worker processes (explorer.jobs).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# pandas whole before any page runs: plotly looks it up in sys.modules without the import lock,
+# so a chart drawn while another session is importing pandas for the first time would find it
+# half-made ("partially initialized module 'pandas' has no attribute 'Series'").
+import pandas  # noqa: E402, F401
+
 # The tab's icon is our own SVG, sent inline as a data: URL. A ":material/…:" page icon makes the
 # browser fetch the icon from Google's font server (fonts.gstatic.com), which an offline
 # classroom cannot reach (tests/browser/test_offline.py). The Material icons of st.Page and the
