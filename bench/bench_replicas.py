@@ -277,8 +277,12 @@ class ReplicaTab(Tab):
         super().__init__(server, fetch_media=True, cookies=cookies)
         self.cookies: dict[str, str] = cookies
         self.upload_url = ""  # the last upload's address (the control sends it elsewhere)
-        # The choices the page showed after its last complete run (not a click in flight).
+        # The address and the choices the page showed after its last complete run, not a click
+        # in flight: a drop in the middle of a move to another page finds the new page's path
+        # with the old page's query and choices. The click in flight is lost with the replica
+        # (counted as such); the student is back where the last run left them, and clicks again.
         self.settled: dict[str, str] = {}
+        self.settled_address = ""
 
     async def upload(self, step: Step, data: bytes) -> StepResult:
         """Upload ``data`` into the file uploader whose key is ``step.target``; time it from
@@ -409,7 +413,7 @@ async def reconnect(tab: ReplicaTab, rng: random.Random, killed_at: float | None
     """What Streamlit's page does when its websocket drops: ask /_stcore/health until it
     answers, then reopen the websocket at the page's address (the share link)."""
     seen = time.perf_counter()
-    before_address, before_choices = tab.address(), dict(tab.settled)
+    before_address, before_choices = tab.settled_address, dict(tab.settled)
     upload_on_screen = UPLOAD_KEY in tab.changed and bool(tab.state.media)
     await tab.close()
     deadline = seen + RECONNECT_TIMEOUT_S
@@ -496,7 +500,7 @@ async def class_student(
             run.cookies.append(jar.get(REPLICA_COOKIE, ""))
             if result.seconds is None:
                 break
-            tab.settled = tab.choices()
+            tab.settled, tab.settled_address = tab.choices(), tab.address()
     finally:
         with contextlib.suppress(Exception):
             await tab.close()
