@@ -30,3 +30,22 @@ def navigation_has_run(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", after_navigation)
+
+
+@pytest.fixture
+def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """URL → the bytes Streamlit serves there, for every media file of the runs that follow
+    (pictures, sprite sheets, downloads' files): what a test reads back as the student sees it."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    stored: dict[str, bytes] = {}
+    add = MediaFileManager.add
+
+    def remember(self, data, mimetype, coordinates, *args, **kwargs):  # noqa: ANN001, ANN202
+        url = add(self, data, mimetype, coordinates, *args, **kwargs)
+        if isinstance(data, bytes):
+            stored[url] = data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", remember)
+    return stored

@@ -21,7 +21,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from explorer import render
@@ -49,22 +48,6 @@ SIGNED = {"conv1", "conv2", "conv3", "fc1"}  # stages that can be negative: blue
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-@pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """URL → the bytes Streamlit serves there, for every picture of the runs that follow."""
-    stored: dict[str, bytes] = {}
-    add = MediaFileManager.add
-
-    def remember(self, data, mimetype, coordinates, *args, **kwargs):
-        url = add(self, data, mimetype, coordinates, *args, **kwargs)
-        if isinstance(data, bytes):
-            stored[url] = data
-        return url
-
-    monkeypatch.setattr(MediaFileManager, "add", remember)
-    return stored
 
 
 def decode(data: bytes) -> np.ndarray:

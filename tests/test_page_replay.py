@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from explorer.model import WEIGHTS_DIR
@@ -46,22 +45,6 @@ def record(dataset: str) -> dict[str, np.ndarray]:
 
 def dataset_of(path: Path) -> str:
     return path.name.removeprefix("simplecnn-").removesuffix(".replay.npz")
-
-
-@pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """URL → the bytes Streamlit serves there, for every picture of the runs that follow."""
-    stored: dict[str, bytes] = {}
-    add = MediaFileManager.add
-
-    def remember(self, data, mimetype, coordinates, *args, **kwargs):  # noqa: ANN001, ANN202
-        url = add(self, data, mimetype, coordinates, *args, **kwargs)
-        if isinstance(data, bytes):
-            stored[url] = data
-        return url
-
-    monkeypatch.setattr(MediaFileManager, "add", remember)
-    return stored
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -252,24 +252,6 @@ def test_a_payload_needs_one_item_per_picture() -> None:
 # ------------------------------------------------------------------ the pages' grids
 
 
-@pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """URL → the bytes Streamlit serves there, for every media file of the runs that follow."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    stored: dict[str, bytes] = {}
-    add = MediaFileManager.add
-
-    def remember(self, data, mimetype, coordinates, *args, **kwargs):
-        url = add(self, data, mimetype, coordinates, *args, **kwargs)
-        if isinstance(data, bytes):
-            stored[url] = data
-        return url
-
-    monkeypatch.setattr(MediaFileManager, "add", remember)
-    return stored
-
-
 def sheet_of(data: dict, media: dict[str, bytes]) -> np.ndarray:
     return decode(media[data["sheet"]])
 
