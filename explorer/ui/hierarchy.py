@@ -21,7 +21,7 @@ from explorer.hierarchy import (
     HierarchyState,
     chosen_maps,
 )
-from explorer.numbers import format_value
+from explorer.numbers import display_value as fmt
 from explorer.ui import content, heavy
 from explorer.ui.state import Bound
 
@@ -29,11 +29,6 @@ if TYPE_CHECKING:
     from explorer.attribution import GalleryResponses, MaximisedInput
     from explorer.samples import GalleryItem
     from explorer.ui.network import NetworkContext
-
-
-def fmt(value: float) -> str:
-    """A number as the app writes it, with a true minus sign (−) rather than a hyphen."""
-    return format_value(value).replace("-", "\u2212")
 
 
 HIER: Bound[HierarchyState] = Bound("hier_state", "hier_", HierarchyState, HIERARCHY_CHOICES)

@@ -16,7 +16,7 @@ import streamlit as st
 from explorer import render
 from explorer.errors import UserError
 from explorer.features import ModelInput
-from explorer.numbers import format_value as fmt
+from explorer.numbers import display_value as num
 from explorer.shift_lab import (
     AXES,
     HELD_PER_CLASS,
@@ -221,11 +221,6 @@ def curve_figure(
 
 # ============================================================================================
 # Showing it
-
-
-def num(value: float) -> str:
-    """A number as the page writes it: ``format_value`` with a real minus sign (−)."""
-    return fmt(value).replace("-", "\u2212")
 
 
 def cells_text(cells: Fraction) -> str:
