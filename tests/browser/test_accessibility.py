@@ -240,12 +240,18 @@ KEYBOARD_JS = """
         return {id: id(e), name: name(e), group: group(e)};
       });
     },
-    focused() {
+    async focused() {
       const e = deepActive();
       if (!e || e === document.body || e === document.documentElement) return null;
       const known = unfocused.has(id(e));
-      return {id: id(e), name: name(e), group: group(e), known,
-              ...indicator(e, unfocused.get(id(e)))};
+      // Some controls (Base Web's text boxes and sliders) draw their focus from React state,
+      // a frame or more after the focus moves: on a busy machine, look again for up to 1 s.
+      let seen = indicator(e, unfocused.get(id(e)));
+      for (let t = 0; known && !seen.found.length && t < 20; t++) {
+        await new Promise(r => setTimeout(r, 50));
+        seen = indicator(e, unfocused.get(id(e)));
+      }
+      return {id: id(e), name: name(e), group: group(e), known, ...seen};
     },
     blur() { const e = deepActive(); if (e && e.blur) e.blur(); },
     noteAndBlur() {  // an element drawn anew since controls(): note it unfocused
