@@ -111,6 +111,32 @@ _RUNNING, _PAUSED, _STOPPED = 0, 1, 2
 
 ACTIVE_STATUSES = frozenset({"queued", "running", "paused"})
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# A server given over to training (a teacher's own machine, a training replica) may let a run
+# use more than one torch thread: full CIFAR-10 trains twice as fast on two idle cores (29 vs
+# 59 s an epoch here, bench/bench_training.py --full-cifar), at the cost of the pages' speed.
+TRAIN_THREADS_ENV = "CNNX_TRAIN_THREADS"
+
+
+def threads_setting(value: str | None, cores: int | None) -> int:
+    """The torch threads a training run gets: ``value`` (the environment's ``CNNX_TRAIN_THREADS``)
+    when it is a whole number from 1 to the machine's cores, else 1, the default. A value
+    that is set but wrong is logged, never fatal: the server still starts."""
+    if value is None or not value.strip():
+        return 1
+    most = max(1, cores or 1)
+    try:
+        threads = int(value.strip())
+    except ValueError:
+        threads = 0
+    if 1 <= threads <= most:
+        return threads
+    log.warning(
+        "%s=%r is not a whole number from 1 to %d (this machine's cores): using 1 thread",
+        TRAIN_THREADS_ENV,
+        value,
+        most,
+    )
+    return 1
 
 
 class Stopped(Exception):

@@ -85,7 +85,16 @@ import torch.nn.functional as F
 
 from explorer.errors import UserError
 from explorer.features import biases, filters
-from explorer.model import WEIGHTS_DIR, Preprocessing, SimpleCNN, build_model, normalise
+from explorer.model import (
+    WEIGHTS_DIR,
+    DeviceInfo,
+    Preprocessing,
+    SimpleCNN,
+    available_devices,
+    best_device,
+    build_model,
+    normalise,
+)
 from explorer.train import augment_affine, augment_crop_flip, confusion_matrix, seed_everything
 from explorer.training_data import DATASETS, TrainingSet, load_held_out, load_training_set
 
@@ -473,19 +482,35 @@ def train_job(
     emit: Callable[[dict[str, Any]], None],
     settings: dict[str, Any],
     *,
-    device: str = "cpu",
+    device: str = "auto",
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
     """Train SimpleCNN as ``settings`` (``dataclasses.asdict(TrainSettings)``) say, calling
     ``control.checkpoint()`` before every batch and sending the events described in this
     module's docstring with ``emit``; return the result described there. ``device``: where to
-    train ("cpu", "cuda", "mps"); ``clock``: seconds, for the events' pacing and timings (a test
-    passes a fake one). Raises :class:`SettingsError` for bad settings; whatever
+    train ("cpu", "cuda", "mps"; "auto", the default and what the page's worker uses: the best
+    there is, explorer.model.best_device), named in every progress event; ``clock``: seconds,
+    for the events' pacing and timings (a test passes a fake one). Raises
+    :class:`SettingsError` for bad settings (or a device this machine lacks); whatever
     ``checkpoint()`` raises (a stop) ends the run without a result."""
     chosen = TrainSettings.from_dict(settings)
+    where = _device_named(device)
     with _seeded(chosen.seed):
-        run = _prepare(chosen, device)
-        return _watch(run, control, emit, clock)
+        run = _prepare(chosen, where.device)
+        return _watch(run, control, emit, clock, where.name)
+
+
+def _device_named(device: str) -> DeviceInfo:
+    """``device`` ("auto": the best available) with the words the page shows for it; on the
+    CPU they say how many torch threads the run has."""
+    found = {d.device: d for d in available_devices()}
+    chosen = best_device() if device == "auto" else found.get(device)
+    if chosen is None:
+        raise SettingsError(f"This machine has no {device!r} device to train on.")
+    if chosen.device == "cpu":
+        threads = torch.get_num_threads()
+        return DeviceInfo("cpu", f"the CPU ({threads} thread{'s' if threads > 1 else ''})", False)
+    return chosen
 
 
 def _watch(
@@ -493,6 +518,7 @@ def _watch(
     control: _Control,
     emit: Callable[[dict[str, Any]], None],
     clock: Callable[[], float],
+    device_name: str,
 ) -> dict[str, Any]:
     data, model, steps = run.data, run.model, run.steps
     held_x, held_y = _shared_tensor(data.held_x), _shared_tensor(data.held_y)
@@ -547,6 +573,7 @@ def _watch(
                 "images_per_s": images_seen / train_s if train_s > 0 else 0.0,
                 "eval_seconds": eval_s,
                 "seconds_left": seconds * (steps - step) / step if step else None,
+                "device": device_name,
             }
         )
 

@@ -133,6 +133,7 @@ def progress_line(view: RunView, status: str) -> str:
     return (
         f"Step {p['step']:,} of {p['steps']:,} · epoch {p['epoch']:.2f} · "
         f"{p['images_per_s']:,.0f} images/s · {p['seconds']:.1f} s{when}"
+        + (f" · training on {p['device']}" if p.get("device") else "")
     )
 
 

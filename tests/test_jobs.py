@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from explorer.errors import UserError
-from explorer.jobs import Control, Job, JobQueue, JobQueueFull
+from explorer.jobs import Control, Job, JobQueue, JobQueueFull, threads_setting
 from tests import jobs_for_tests
 
 T = "tests.jobs_for_tests:"
@@ -456,3 +456,23 @@ def test_without_an_owner_test_owners_are_never_asked_about(make_queue):
     assert job.status == "done"
     with pytest.raises(ValueError, match="owner_check_s"):
         JobQueue(owner_check_s=0)
+
+
+@pytest.mark.parametrize(
+    ("value", "cores", "threads"),
+    [
+        (None, 2, 1),
+        ("", 2, 1),
+        ("2", 2, 2),
+        (" 1 ", 16, 1),
+        ("16", 16, 16),
+        ("3", 2, 1),  # more than the machine has
+        ("0", 2, 1),
+        ("-2", 2, 1),
+        ("two", 2, 1),
+        ("1.5", 2, 1),
+        ("2", None, 1),  # cores unknown: one
+    ],
+)
+def test_a_training_run_gets_the_threads_the_server_sets_or_one(value, cores, threads) -> None:
+    assert threads_setting(value, cores) == threads

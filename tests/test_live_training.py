@@ -25,9 +25,17 @@ from explorer.live_training import (
     train_bare,
     train_job,
 )
-from explorer.model import MNIST_PREPROCESSING, WEIGHTS_DIR, SimpleCNN, build_model, normalise
+from explorer.model import (
+    MNIST_PREPROCESSING,
+    WEIGHTS_DIR,
+    SimpleCNN,
+    available_devices,
+    best_device,
+    build_model,
+    normalise,
+)
 from explorer.train import evaluate, mnist_to_32
-from explorer.train_view import conv1_maps, run_view
+from explorer.train_view import conv1_maps, progress_line, run_view
 from explorer.training_data import FULL_DATA_ENV, load_training_set
 from explorer.weights_file import load_state_dict_bytes
 from tests.test_training_data import write_full_folder
@@ -177,6 +185,25 @@ def test_events_are_plain_picklable_data_with_their_shapes(tiny_runs) -> None:
     np.testing.assert_allclose(
         epoch["per_class"], np.diag(epoch["confusion"]) / epoch["confusion"].sum(1)
     )
+
+
+def test_every_progress_event_names_where_the_run_trains(tiny_runs) -> None:
+    (events, _, _), _ = tiny_runs
+    named = {e["device"] for e in events if e["kind"] == "progress"}
+    threads = torch.get_num_threads()
+    best = best_device()
+    want = best.name if best.device != "cpu" else f"the CPU ({threads} thread"
+    assert len(named) == 1 and next(iter(named)).startswith(want), named
+    view = run_view([e for e in events if e["kind"] == "progress"][-1:])
+    assert progress_line(view, "running").endswith(f"training on {next(iter(named))}")
+
+
+def test_a_device_the_machine_lacks_is_a_sentence() -> None:
+    missing = next(
+        d for d in ("cuda", "mps", "tpu") if d not in {x.device for x in available_devices()}
+    )
+    with pytest.raises(SettingsError, match=f"no '{missing}' device"):
+        train_job(CountingControl(), lambda e: None, TINY, device=missing)
 
 
 def test_the_returned_weights_load_in_plain_pytorch_and_score_as_reported(tiny_runs) -> None:

@@ -10,6 +10,7 @@ closed) has its job stopped by the queue (:func:`session_connected`).
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,11 +83,11 @@ def owner_grace_s() -> float:
 @st.cache_resource
 def job_queue() -> JobQueue:
     """The server's one queue of long work, shared by every session."""
-    from explorer.jobs import JobQueue
+    from explorer.jobs import TRAIN_THREADS_ENV, JobQueue, threads_setting
 
     return JobQueue(
         max_running=TRAINING_SLOTS,
-        torch_threads=1,
+        torch_threads=threads_setting(os.environ.get(TRAIN_THREADS_ENV), os.cpu_count()),
         owner_alive=session_connected,
         owner_grace_s=owner_grace_s(),
         owner_check_s=OWNER_CHECK_S,
