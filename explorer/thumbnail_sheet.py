@@ -34,17 +34,20 @@ class ThumbnailSheet:
         return -(-self.count // self.columns)
 
 
-def thumbnail_sheet(tiles: Sequence[np.ndarray] | np.ndarray) -> ThumbnailSheet:
+def thumbnail_sheet(
+    tiles: Sequence[np.ndarray] | np.ndarray, compress_level: int = 9
+) -> ThumbnailSheet:
     """N pictures of one size (h×w×3 uint8, or h×w gray) → their sheet, at most
-    ``SHEET_COLUMNS`` a row. Encoded with zlib's best compression: a sheet is made once per
-    content and cached, and then travels to every browser that shows it."""
+    ``SHEET_COLUMNS`` a row. Encoded with zlib's best compression by default: a sheet of
+    fixed pictures (the gallery, the samples) is made once and then travels to every browser
+    that shows it. A sheet made for every new input (a layer's maps) passes 1: fastest."""
     stack = np.stack([_rgb(t) for t in tiles]) if len(tiles) else np.zeros((0, 1, 1, 3))
     if stack.ndim != 4 or len(stack) == 0:
         raise ValueError("a thumbnail sheet needs at least one picture, all of one size")
     columns = min(SHEET_COLUMNS, len(stack))
     pixels = render.montage(stack.astype(np.uint8), cols=columns, gap=0, fill=255)
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", compress_level=9)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", compress_level=compress_level)
     return ThumbnailSheet(buf.getvalue(), len(stack), columns, stack.shape[1:3])
 
 

@@ -42,7 +42,9 @@ from tests.test_pictures_reference import (
 from tests.thumbnail_clicks import click_thumbnail, grid_data
 
 TIMEOUT = 90
-TILE = MAP_TILE_PX  # a map's tile in the montages, in pixels
+# A conv1 map's tile in the montages, in pixels: maps are enlarged by the whole factor nearest
+# MAP_TILE_PX / side, never shrunk (explorer.stage_pictures.stage_montage).
+TILE = 32 * max(1, round(MAP_TILE_PX / 32))
 CIFAR = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"]
 SIGNED = {"conv1", "conv2", "conv3", "fc1"}  # stages that can be negative: blue–white–red
 

@@ -68,9 +68,11 @@ def capture(ctx: NetworkContext, inp: ModelInput) -> Activations:
 
 
 # A map's tile in the page's montages, in pixels before the browser scales it (crisply: app.py's
-# PIXELATED style). Sent at 64 px a tile, a feature-maps run spent a third of its time encoding
-# PNGs 4–16× larger than the screen shows; 32 px keeps every map's pixels whole squares.
-MAP_TILE_PX = 32
+# PIXELATED style), so every map is sent at its own size (conv1's 32 px … pool2's 8 px) and only
+# pool3's 4×4 maps are doubled. A new image's montages are most of what a feature-maps run
+# costs, and encoding their PNGs most of that: 32 px tiles (conv3's 8×8 maps sent 16 times over)
+# took 28 ms of PNG encoding an image; at their own size 7 ms.
+MAP_TILE_PX = 8
 # A stage's colour bar, drawn at the width the page shows it: st.image re-encodes, on every
 # run, any picture wider than the width it is given (a dozen bars a feature-maps run).
 COLOUR_BAR_PX = 160
@@ -89,7 +91,7 @@ def stage_pictures(acts: Activations, per_map: bool) -> dict[str, bytes]:
         )
         pictures[name] = render.png_bytes(img)
     for name in STRIP_STAGES:
-        strip = vector_strip(acts.stages[name], STAGE_BY_NAME[name].kind, cell_px=8)
+        strip = vector_strip(acts.stages[name], STAGE_BY_NAME[name].kind, cell_px=1)
         pictures[name] = render.png_bytes(strip)
     return pictures
 
@@ -179,8 +181,11 @@ def map_thumbnails(acts: Activations, layer: str, per_map: bool) -> ThumbnailShe
     from explorer.thumbnail_sheet import thumbnail_sheet
 
     arr, kind = acts.stages[layer], STAGE_BY_NAME[layer].kind
-    lo, hi = (None, None) if per_map else stage_limits(arr, kind)
-    return thumbnail_sheet([render.colourise(m, stage_cmap(kind), lo, hi) for m in arr])
+    # Made for every new input: zlib's fastest level (9 took 17 ms for conv1's maps, 1 takes 5)
+    if per_map:
+        return thumbnail_sheet([render.colourise(m, stage_cmap(kind)) for m in arr], 1)
+    # one range: the whole stack in one call (a call per map costs 10× more, stage_montage)
+    return thumbnail_sheet(render.colourise(arr, stage_cmap(kind), *stage_limits(arr, kind)), 1)
 
 
 @_cached(4)
