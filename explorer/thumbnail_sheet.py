@@ -47,7 +47,8 @@ def thumbnail_sheet(
     columns = min(SHEET_COLUMNS, len(stack))
     pixels = render.montage(stack.astype(np.uint8), cols=columns, gap=0, fill=255)
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", compress_level=compress_level)
+    picture = Image.fromarray(np.ascontiguousarray(pixels))
+    picture.save(buf, format="PNG", compress_level=compress_level)
     return ThumbnailSheet(buf.getvalue(), len(stack), columns, stack.shape[1:3])
 
 
