@@ -37,7 +37,8 @@ def stage_limits(arr: np.ndarray, kind: StageKind) -> tuple[float, float]:
 
 def stage_montage(arr: np.ndarray, kind: StageKind, scale: ScaleMode, tile_px: int) -> np.ndarray:
     """C×H×W maps → one RGB grid (8 or 16 maps a row, map 0 top left, row-major), each map
-    enlarged to about ``tile_px`` pixels. ``scale="layer"``: one colour range for the whole
+    enlarged by the whole factor nearest ``tile_px`` / its side (never shrunk), 2 px apart
+    (1 px for tiles under 16 px). ``scale="layer"``: one colour range for the whole
     stage (maps comparable); ``"map"``: each map stretched over its own range (shapes visible
     even in weak maps)."""
     cmap = stage_cmap(kind)
@@ -50,7 +51,10 @@ def stage_montage(arr: np.ndarray, kind: StageKind, scale: ScaleMode, tile_px: i
     factor = max(1, round(tile_px / arr.shape[-1]))
     cols = 8 if len(arr) <= 64 else 16
     tiles_arr = np.repeat(np.repeat(np.stack(tiles), factor, axis=1), factor, axis=2)
-    return render.montage(tiles_arr, cols=cols, gap=2, fill=MAP_GAP_FILL)
+    # 2 px between tiles; 1 px between tiles under 16 px, which the browser enlarges a lot (a
+    # 2 px gap beside 8 px maps drew a thick grey grid over conv3's maps)
+    gap = 2 if tiles_arr.shape[1] >= 16 else 1
+    return render.montage(tiles_arr, cols=cols, gap=gap, fill=MAP_GAP_FILL)
 
 
 def vector_strip(vec: np.ndarray, kind: StageKind, cols: int = 64, cell_px: int = 10) -> np.ndarray:

@@ -20,7 +20,13 @@ from explorer.features import ModelInput
 from explorer.model import SimpleCNN, available_devices, builtin_weights
 from explorer.receptive_field import receptive_field
 from explorer.samples import gallery, load_gallery_image
-from explorer.stage_pictures import colour_bar, stage_cmap, stage_limits, stage_montage
+from explorer.stage_pictures import (
+    MAP_GAP_FILL,
+    colour_bar,
+    stage_cmap,
+    stage_limits,
+    stage_montage,
+)
 from explorer.ui import content
 from explorer.ui.network import builtin_context
 
@@ -286,6 +292,19 @@ def test_a_montage_puts_map_k_at_row_k_div_cols_column_k_mod_cols(maps, cols) ->
         others = np.ones((4, 4), bool)
         others[k % 4, (k // 4) % 4] = False
         assert np.abs(cells[others] - WHITE).max() <= 1, k  # 0: white
+
+
+@pytest.mark.parametrize(
+    ("side", "tile_px", "tile", "gap"), [(8, 8, 8, 1), (4, 8, 8, 1), (8, 16, 16, 2)]
+)
+def test_small_tiles_are_one_pixel_apart(side, tile_px, tile, gap) -> None:
+    """The page's montages send each map at its own size (conv3's 8×8): 1 px between tiles
+    under 16 px, else 2; the gap is the gap colour, and every map is whole."""
+    arr = np.ones((128, side, side), np.float32)
+    montage = stage_montage(arr, "nonnegative", "layer", tile_px=tile_px)
+    assert montage.shape == (8 * tile + 7 * gap, 16 * tile + 15 * gap, 3)
+    assert (montage[tile : tile + gap] == MAP_GAP_FILL).all()
+    assert (montage[:tile, :tile] == YELLOW_END).all()
 
 
 def test_a_nonnegative_montage_is_coloured_from_zero_even_where_no_value_is_zero() -> None:
