@@ -318,3 +318,42 @@ def test_a_failing_job_is_said_on_the_page(glue) -> None:
     (error,) = at.error
     assert "Optimising conv2 failed. conv2 has maps 0 to 63; not 64." in shown(error.value)
     assert [b.label for b in at.button] == ["Try again"]
+
+
+def test_a_waiting_page_redraws_its_progress_only_when_it_changes(monkeypatch) -> None:
+    """Every element a waiting page sends costs the whole server: an unchanged place in the line
+    is not drawn again, and a running job's steps at most every REDRAW_S."""
+    from explorer.heavy import Progress
+    from explorer.ui import heavy as ui_heavy
+
+    drawn: list[tuple[float, str]] = []
+
+    class Place:
+        def progress(self, fraction: float, text: str) -> None:
+            drawn.append((fraction, text))
+
+    now = [100.0]
+    monkeypatch.setattr(ui_heavy.time, "monotonic", lambda: now[0])
+    slot = ui_heavy._Slot(
+        None, ("net", 1), lambda r: None, "x", "Optimising", "", True, (), None,
+        bar=Place(), stop_drawn=True,
+    )  # fmt: skip
+    pending = ui_heavy.Pending()
+    for _ in range(8):  # two seconds of ticks, 3rd in the line throughout
+        pending._progress(slot, Progress("queued", position=3))
+        now[0] += ui_heavy.TICK_S
+    assert len(drawn) == 1 and "3rd in the line" in drawn[0][1]
+    pending._progress(slot, Progress("queued", position=2))  # moved up: drawn…
+    assert "2nd in the line" in drawn[-1][1] and len(drawn) == 2
+    now[0] += ui_heavy.TICK_S
+    pending._progress(slot, Progress("queued", position=1))  # …but not twice within REDRAW_S
+    assert len(drawn) == 2
+    now[0] += ui_heavy.REDRAW_S
+    pending._progress(slot, Progress("queued", position=1))
+    assert "1st in the line" in drawn[-1][1] and len(drawn) == 3
+    pending._progress(slot, Progress("running", fraction=0.1, step=10, steps=100))
+    assert drawn[-1] == (0.1, "Optimising: step 10 of 100.") and len(drawn) == 4  # new status
+    for step in range(11, 31):  # steps four times a second for 5 s: redrawn once a second
+        now[0] += ui_heavy.TICK_S
+        pending._progress(slot, Progress("running", fraction=step / 100, step=step, steps=100))
+    assert len(drawn) == 4 + 5
