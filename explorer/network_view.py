@@ -159,3 +159,63 @@ def flow_html(rows: Sequence[LayerRow]) -> str:
         f"align-items:flex-start;justify-content:center;gap:0.6em;font-size:{FLOW_FONT};"
         f'line-height:1.25">{step.join(columns)}</div>'
     )
+
+
+# ============================================================================================
+# Every stage of the Feature maps page: one HTML block a row of stages
+
+
+@dataclass(frozen=True)
+class StageFigure:
+    """One stage as the Feature maps page shows it: its title and shape, its maps (or numbers)
+    as one picture at ``maps_url`` described by ``alt``, its colour bar at ``bar_url``, the words
+    under the bar and what the stage does. Plain text throughout: the HTML escapes it."""
+
+    name: str
+    title: str
+    shape: str
+    maps_url: str
+    alt: str
+    bar_url: str
+    legend: str
+    explanation: str
+
+
+# Captions as Streamlit draws them (0.875rem, the text colour at 60 %: #6b6a69 on white is
+# 5.3:1); presenter mode's markdown rule, more specific, makes them 1.3rem. The stages of a row
+# sit side by side down to a phone's width, then one under the other. Pictures are enlarged
+# crisply, as app.py does for st.image.
+STAGE_FIGURE_CSS = (
+    "<style>"
+    ".cnnx-stages{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:1rem 1.5rem;"
+    "margin-bottom:0.5rem}"
+    "@media (max-width:640px){.cnnx-stages{grid-template-columns:minmax(0,1fr)}}"
+    ".cnnx-stages figure{margin:0}"
+    ".cnnx-stages .cnnx-title{margin:0 0 0.5rem 0}"
+    ".cnnx-stages img.cnnx-maps{display:block;width:100%;height:auto;object-fit:fill;"
+    "image-rendering:pixelated}"
+    ".cnnx-stages img.cnnx-bar{display:block;width:160px;max-width:100%;height:auto;"
+    "margin:0.5rem 0 0.25rem 0}"
+    ".cnnx-stages .cnnx-note{font-size:0.875rem;color:#6b6a69;margin:0 0 0.25rem 0}"
+    "</style>"
+)
+
+
+def stage_figures_html(figures: Sequence[StageFigure], css: bool = False) -> str:
+    """A row of stages as one HTML block (for ``st.markdown(..., unsafe_allow_html=True)``):
+    one element on the page instead of six a stage. ``css``: begin with STAGE_FIGURE_CSS (the
+    page's first row)."""
+    e = html.escape
+    parts = [STAGE_FIGURE_CSS if css else "", '<div class="cnnx-stages">']
+    for f in figures:
+        parts.append(
+            f'<figure data-stage="{e(f.name)}">'
+            f'<p class="cnnx-title"><strong>{e(f.title)}</strong><br>{e(f.shape)}</p>'
+            f'<img class="cnnx-maps" src="{e(f.maps_url)}" alt="{e(f.alt)}">'
+            f'<img class="cnnx-bar" src="{e(f.bar_url)}" alt="">'
+            f'<p class="cnnx-note cnnx-legend">{e(f.legend)}</p>'
+            f'<p class="cnnx-note">{e(f.explanation)}</p>'
+            "</figure>"
+        )
+    parts.append("</div>")
+    return "".join(parts)

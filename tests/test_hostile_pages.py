@@ -21,6 +21,11 @@ PAGES = ("convolution", "feature_maps", "network", "inside", "home")
 
 # Markup that would render: a link or image target, or an HTML tag, not escaped by a backslash.
 MARKUP = re.compile(r"(?<!\\)\]\((?:https?:|//)|(?<!\\)<(?:img|script|a|iframe)\b", re.I)
+# The app's own pictures in HTML (Feature maps' stage rows): exactly this form, this server's
+# media files and an alt text without markup. Removed before MARKUP looks for anything else.
+OWN_PICTURE = re.compile(
+    r'<img class="cnnx-(?:maps|bar)" src="(?:/mock)?/media/[0-9a-f]+\.png" alt="[^"<>]*">'
+)
 
 
 def open_page(name: str, query: dict[str, str] | None = None) -> AppTest:
@@ -105,7 +110,7 @@ def test_a_hostile_link_never_breaks_a_page_or_renders_markup(page: str, query: 
     at = open_page(page, query)
     assert not at.exception
     for element in [*at.warning, *at.error, *at.markdown, *at.caption, *at.info]:
-        assert not MARKUP.search(element.value), element.value
+        assert not MARKUP.search(OWN_PICTURE.sub("", element.value)), element.value
 
 
 # ----------------------------------------------------------------------------------------------

@@ -55,3 +55,24 @@ def test_bars_html_writes_each_value_and_scales_the_bars() -> None:
     assert "left:0.00%" in rows[2] and "font-weight:600" in rows[0]
     accent = [("#c0392b" in row, "font-weight:600" in row) for row in rows]
     assert accent == [(True, True), (False, False), (False, False)]  # only the highlighted
+
+
+def test_a_row_of_stages_is_one_block_with_every_word_escaped() -> None:
+    from explorer.network_view import STAGE_FIGURE_CSS, StageFigure, stage_figures_html
+    from tests.stage_figures import FIGURE
+
+    hostile = StageFigure(
+        name="conv1",
+        title="conv1 <b>& co</b>",
+        shape="32×32×32",
+        maps_url="/media/a.png",
+        alt='All "32" maps',
+        bar_url="/media/b.png",
+        legend="blue −1 · white 0 · red 1",
+        explanation="<script>alert(1)</script>",
+    )
+    block = stage_figures_html([hostile, hostile], css=True)
+    assert block.startswith(STAGE_FIGURE_CSS) and "<script>" not in block and "<b>" not in block
+    assert "&lt;script&gt;" in block and 'alt="All &quot;32&quot; maps"' in block
+    assert len(FIGURE.findall(block)) == 2
+    assert not stage_figures_html([hostile]).startswith("<style>")  # the CSS once a page

@@ -15,7 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.model import SimpleCNN, builtin_weights
 from explorer.samples import gallery
+from explorer.stages import SPATIAL_STAGES, STRIP_STAGES
 from tests.screen import shown
+from tests.stage_figures import stage_figures
 
 TIMEOUT = 60
 
@@ -46,10 +48,12 @@ def test_default_page_shows_a_gallery_image_every_stage_and_a_prediction(at: App
     assert at.radio(key="net_input").value == "gallery"
     assert at.selectbox(key="net_image").value is not None
     assert heading(at)
-    titles = " ".join(m.value for m in at.markdown)
-    for stage in ("conv1", "pool1", "conv2", "conv3", "pool3", "flatten", "fc1"):
-        assert stage in titles
-    assert len(images(at)) >= 12  # input, 3 channels, 9 montages, 3 strips, legends, filters
+    shown = stage_figures(at)
+    assert list(shown) == [*SPATIAL_STAGES, *STRIP_STAGES]  # every stage, in the network's order
+    for name, stage in shown.items():
+        assert stage.title.startswith(name) and stage.maps_url and stage.bar_url and stage.legend
+    assert shown["conv1"].shape == "32×32×32" and shown["flatten"].shape == "2048"
+    assert len(images(at)) >= 5  # the input and its 3 channels, conv1's filters
     assert any("evaluation mode" in c.value for c in at.caption)
     assert any("ms** on" in c.value for c in at.caption)
 
@@ -84,11 +88,13 @@ def test_map_index_is_reset_when_the_layer_has_fewer_maps(at: AppTest) -> None:
 
 
 def test_colour_scale_choice_changes_the_legends(at: AppTest) -> None:
-    shared = [c.value for c in at.caption if c.value.startswith(("blue", "dark"))]
-    assert shared
+    shared = [f.legend for f in stage_figures(at).values()]
+    assert all(legend.startswith(("blue", "dark")) for legend in shared)
     at.radio(key="net_scale").set_value("map").run()
     assert not at.exception
-    assert any(c.value.startswith("Each map:") for c in at.caption)
+    legends = {n: f.legend for n, f in stage_figures(at).items()}
+    assert all(legends[n].startswith("Each map:") for n in SPATIAL_STAGES)
+    assert all(legends[n].startswith(("blue", "dark")) for n in STRIP_STAGES)  # one strip each
 
 
 def test_weights_choice_changes_the_prediction_classes(at: AppTest) -> None:
@@ -280,16 +286,16 @@ def test_the_legend_numbers_are_the_stage_range(at: AppTest) -> None:
     with torch.no_grad():
         conv1 = model.conv1(reference_input(at))[0].numpy()
     bound = float(np.abs(conv1).max())
-    assert any(c.value == f"blue {-bound:.3g} · white 0 · red {bound:.3g}" for c in at.caption)
+    assert stage_figures(at)["conv1"].legend == f"blue {-bound:.3g} · white 0 · red {bound:.3g}"
 
 
 def test_each_map_on_its_own_changes_the_pictures(at: AppTest) -> None:
-    before = [i.proto.imgs[0].url for i in images(at)]
+    before = {n: f.maps_url for n, f in stage_figures(at).items()}
+    inputs = [i.proto.imgs[0].url for i in images(at)]
     at.radio(key="net_scale").set_value("map").run()
-    after = [i.proto.imgs[0].url for i in images(at)]
-    assert len(before) == len(after)
-    changed = sum(b != a for b, a in zip(before, after, strict=True))
-    assert changed >= 9  # every spatial stage's montage (the input and filters stay)
+    after = {n: f.maps_url for n, f in stage_figures(at).items()}
+    assert [before[n] != after[n] for n in before] == [n in SPATIAL_STAGES for n in before]
+    assert [i.proto.imgs[0].url for i in images(at)] == inputs  # the input and filters stay
 
 
 def test_a_failed_gpu_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -365,12 +371,16 @@ def test_presenting_leads_with_the_picture_and_the_answer() -> None:
 
 
 def test_untrained_weights_do_not_call_their_filters_learned(at: AppTest) -> None:
-    trained = " ".join(c.value for c in at.caption)
+    def said(at: AppTest) -> str:
+        explanations = [f.explanation for f in stage_figures(at).values()]
+        return " ".join([c.value for c in at.caption] + explanations)
+
+    trained = said(at)
     assert "one learned 3×3 filter" in trained
     untrained = next(c.key for c in builtin_weights() if c.path is None)
     at.selectbox(key="net_weights").set_value(untrained).run()
     assert not at.exception
-    text = " ".join(c.value for c in at.caption)
+    text = said(at)
     assert "learned" not in text.replace("not learned anything", "")
     assert "one random (untrained) 3×3 filter" in text
 

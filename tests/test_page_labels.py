@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.model import builtin_weights
 from explorer.network_state import INSIDE_CHOICES, NETWORK_CHOICES
+from tests.stage_figures import stage_figures
 
 TIMEOUT = 90
 
@@ -33,10 +34,11 @@ def test_the_widgets_show_the_registrys_labels(fm) -> None:
 def test_each_map_on_its_own_colours_each_map_on_its_own(fm) -> None:
     labels = NETWORK_CHOICES["scale"].labels
     fm.radio(key="net_scale").set_value(value_of(labels, "Each map on its own")).run()
-    assert any(c.value.startswith("Each map: white = 0") for c in fm.caption)
+    assert stage_figures(fm)["conv1"].legend.startswith("Each map: white = 0")
     fm.radio(key="net_scale").set_value(value_of(labels, "Shared by the layer")).run()
-    assert not any(c.value.startswith("Each map:") for c in fm.caption)
-    assert any(c.value.startswith("blue ") for c in fm.caption)  # one range for the layer
+    legends = [f.legend for f in stage_figures(fm).values()]
+    assert not any(legend.startswith("Each map:") for legend in legends)
+    assert stage_figures(fm)["conv1"].legend.startswith("blue ")  # one range for the layer
 
 
 @pytest.mark.parametrize("words, widget", [("Draw", "canvas"), ("Upload", "uploader")])

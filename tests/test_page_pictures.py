@@ -28,6 +28,7 @@ from explorer.model import SimpleCNN, builtin_weights
 from explorer.samples import gallery, load_gallery_image
 from explorer.stages import SPATIAL_STAGES, STRIP_STAGES
 from explorer.ui.content import MAP_TILE_PX
+from tests.stage_figures import stage_figures
 from tests.test_pictures_reference import (
     BLUE_END,
     DARK_END,
@@ -61,21 +62,24 @@ def images(at: AppTest) -> list:
 
 
 def picture(at: AppTest, media: dict[str, bytes], *, caption: str = "", alt: str = "") -> tuple:
-    """(url, H×W×3 pixels) of the image whose caption (or alt text) starts with the words."""
+    """(url, H×W×3 pixels) of the image whose caption (or alt text) starts with the words: an
+    st.image, or a stage's maps in the Feature maps page's HTML rows."""
     found = [
-        i
+        (i.url, i.caption or i.alt)
         for i in images(at)
         if (caption and i.caption.startswith(caption)) or (alt and i.alt.startswith(alt))
     ]
+    found += [
+        (f.maps_url, f.alt) for f in stage_figures(at).values() if alt and f.alt.startswith(alt)
+    ]
     assert len(found) == 1, (caption, alt, [i.caption or i.alt for i in images(at)])
-    return found[0].url, decode(media[found[0].url])
+    return found[0][0], decode(media[found[0][0]])
 
 
 def picture_after(at: AppTest, media: dict[str, bytes], alt: str) -> np.ndarray:
-    """The image right after the one whose alt text starts with ``alt``: a stage's colour bar."""
-    shown = images(at)
-    k = next(i for i, img in enumerate(shown) if img.alt.startswith(alt))
-    return decode(media[shown[k + 1].url])
+    """The colour bar drawn under the stage picture whose alt text starts with ``alt``."""
+    (shown,) = [f for f in stage_figures(at).values() if f.alt.startswith(alt)]
+    return decode(media[shown.bar_url])
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +166,11 @@ def read_back(pixels: np.ndarray, bar: np.ndarray, low: float, high: float) -> n
 def legends(at: AppTest) -> list[tuple[float, float]]:
     """(low, high) printed under each stage's colour bar, in the page's order."""
     out = []
-    for c in at.caption:
+    for f in stage_figures(at).values():
         found = re.fullmatch(
             r"(?:blue|dark) (-?[\d.e+-]+) · (?:white 0 · red|yellow) "
             r"(-?[\d.e+-]+)",
-            c.value,
+            f.legend,
         )
         if found:
             out.append((float(found.group(1)), float(found.group(2))))
@@ -515,7 +519,7 @@ def test_each_map_on_its_own_shows_its_largest_size_deepest_and_zero_white(media
     at = feature_maps()
     at.radio(key="net_scale").set_value("map").run()
     s = stages(model, at.selectbox(key="net_image").value)
-    said = [c.value for c in at.caption if c.value.startswith("Each map:")]
+    said = [f.legend for f in stage_figures(at).values() if f.legend.startswith("Each map:")]
     assert said[0].startswith("Each map: white = 0; its own largest size")
     _, montage = picture(at, media, alt="All 32 maps of conv1")
     maps = tiles(montage, 32, 32, 8, TILE)
@@ -528,7 +532,7 @@ def test_each_map_on_its_own_shows_its_largest_size_deepest_and_zero_white(media
 
 def test_the_strips_alt_text_describes_numbers_not_maps() -> None:
     at = feature_maps()
-    alts = [i.alt for i in images(at) if i.alt.startswith("All ")]
+    alts = [f.alt for f in stage_figures(at).values()]
     for name in STRIP_STAGES:
         alt = next(a for a in alts if f" of {name}" in a)
         assert "maps" not in alt and "  " not in alt and not alt.endswith(" each"), alt

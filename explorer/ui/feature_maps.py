@@ -4,6 +4,7 @@ first". The page (pages/feature_maps.py) calls them top to bottom as on the scre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -21,7 +22,13 @@ from explorer.features import (
     playground_kernel,
 )
 from explorer.model import builtin_weights
-from explorer.network_view import legend_text, stage_explanation, verdict
+from explorer.network_view import (
+    StageFigure,
+    legend_text,
+    stage_explanation,
+    stage_figures_html,
+    verdict,
+)
 from explorer.stage_pictures import stage_limits
 from explorer.stages import BLOCKS, CONV_OF_STAGE, SPATIAL_STAGES, STAGE_BY_NAME, STRIP_STAGES
 from explorer.ui import content, inside_links, playground, widgets
@@ -57,44 +64,29 @@ def projector_picture(inp: ModelInput) -> None:
     )
 
 
-def show_stage(
-    name: str,
-    acts: Activations,
-    pictures: dict[str, bytes],
-    per_map: bool,
-    trained: bool,
-    source: tuple[ModelInput | None, str] = (None, ""),
-) -> None:
-    """One stage: title, what it does, all its maps as one image, its colour legend.
-    ``source``: the input and the weights' name, for the downloaded slide's title."""
+def stage_figure(
+    name: str, acts: Activations, picture: bytes, per_map: bool, trained: bool
+) -> StageFigure:
+    """One stage for the page's HTML row: its words, and its pictures as this server's media."""
     stage = STAGE_BY_NAME[name]
     arr = acts.stages[name]
-    st.markdown(f"**{stage.title}**  \n{'×'.join(map(str, arr.shape))}")
     if arr.ndim == 3:
         what = f"All {arr.shape[0]} maps of {name}, {'×'.join(map(str, arr.shape[1:]))} each"
     else:
         what = f"All {arr.shape[0]} numbers of {name}, 64 a row, as colours"
-    st.image(pictures[name], width="stretch", output_format="PNG", alt=what)
-    st.image(
-        content.colour_bar_png(stage.kind),
-        width=content.COLOUR_BAR_PX,
-        output_format="PNG",
-        alt="",
-    )
     lo, hi = stage_limits(arr, stage.kind)
-    st.caption(legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3))
-    st.caption(stage_explanation(stage.explanation, trained))
-    if arr.ndim == 3:
-        st.download_button(
-            "Maps as PNG",
-            lambda: content.montage_png(acts, name, per_map, *source),
-            file_name=f"{name}_maps.png",
-            mime="image/png",
-            on_click="ignore",
-            type="tertiary",
-            icon=":material/download:",
-            key=f"fm_dl_{name}",
-        )
+    return StageFigure(
+        name=name,
+        title=stage.title,
+        shape="×".join(map(str, arr.shape)),
+        maps_url=widgets.media_url(picture, "image/png", f"fm.stage.{name}"),
+        alt=what,
+        bar_url=widgets.media_url(
+            content.colour_bar_png(stage.kind), "image/png", f"fm.bar.{name}"
+        ),
+        legend=legend_text(stage.kind, lo, hi, per_map and arr.ndim == 3),
+        explanation=stage_explanation(stage.explanation, trained),
+    )
 
 
 def every_stage(
@@ -103,17 +95,29 @@ def every_stage(
     trained: bool,
     source: tuple[ModelInput | None, str] = (None, ""),
 ) -> None:
-    """Every block of maps (conv, ReLU, pool side by side), then the head's long vectors.
+    """Every block of maps (conv, ReLU, pool side by side), then the head's long vectors: each
+    row one HTML block (title, maps, colour bar, legend and what the stage does, for each
+    stage) with the rows' "as PNG" buttons under it. Six elements a stage cost the server a
+    third of a feature-maps run under load (every element hands the GIL to its event loop).
     ``source``: the input and the weights' name, for the downloaded slides' titles."""
     pictures = content.stage_pictures(acts, per_map)
-    for block in BLOCKS:
+    for row, block in enumerate(BLOCKS):
+        figures = [stage_figure(n, acts, pictures[n], per_map, trained) for n in block]
+        st.markdown(stage_figures_html(figures, css=row == 0), unsafe_allow_html=True)
         for col, name in zip(st.columns(len(block)), block, strict=True):
-            with col:
-                show_stage(name, acts, pictures, per_map, trained, source)
+            col.download_button(
+                f"{name}'s maps as PNG",
+                functools.partial(content.montage_png, acts, name, per_map, *source),
+                file_name=f"{name}_maps.png",
+                mime="image/png",
+                on_click="ignore",
+                type="tertiary",
+                icon=":material/download:",
+                key=f"fm_dl_{name}",
+            )
     st.markdown("##### The classifier head")
-    for col, name in zip(st.columns(len(STRIP_STAGES)), STRIP_STAGES, strict=True):
-        with col:
-            show_stage(name, acts, pictures, per_map, trained, source)
+    figures = [stage_figure(n, acts, pictures[n], per_map, trained) for n in STRIP_STAGES]
+    st.markdown(stage_figures_html(figures), unsafe_allow_html=True)
 
 
 def show_map_detail(ctx: NetworkContext, acts: Activations, per_map: bool) -> None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import streamlit as st
-from streamlit import runtime
 
 from explorer.components import THUMBNAILS_CSS, THUMBNAILS_HTML, THUMBNAILS_JS
 from explorer.thumbnail_sheet import ThumbnailSheet
+from explorer.ui.widgets import media_url
 
 if TYPE_CHECKING:  # the network's modules import torch: the playground's grid does without
     from explorer.network_state import NetworkState
@@ -57,9 +57,7 @@ def read_pick(value: object, keys: Collection[str]) -> str | None:
 def sheet_url(sheet: ThumbnailSheet, key: str) -> str:
     """The sheet's address on this server. Its media file id is the hash of its bytes, so the
     same pictures keep the same address from run to run and the browser fetches them once."""
-    url = runtime.get_instance().media_file_mgr.add(sheet.png, "image/png", f"thumbnails.{key}")
-    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}{url}" if base else url
+    return media_url(sheet.png, "image/png", f"thumbnails.{key}")
 
 
 def thumbnail_payload(

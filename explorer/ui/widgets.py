@@ -41,6 +41,19 @@ def warning(message: str, icon: str = ":material/warning:") -> None:
     st.warning(literal_markdown(message), icon=icon)
 
 
+def media_url(data: bytes, mimetype: str, place: str) -> str:
+    """The address at which this server serves ``data`` to this session, for a picture drawn in
+    HTML (one element for many pictures, where st.image is an element each). The file's id is
+    the hash of its bytes, so the same picture keeps its address and the browser fetches it
+    once; ``place`` names it among the session's files (the next run's picture there replaces
+    it, as st.image's does)."""
+    from streamlit import runtime
+
+    url = runtime.get_instance().media_file_mgr.add(data, mimetype, place)
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{url}" if base else url
+
+
 FOCUS_CSS = """<style>
 [data-testid="stSidebarNavLink"]:focus-visible,
 [data-testid="stPageLink-NavLink"]:focus-visible,

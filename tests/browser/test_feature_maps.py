@@ -43,8 +43,10 @@ def settled_heading(page, previous: str | None = None) -> str:
 def test_gallery_sample_upload_and_drawing(page, tmp_path: Path) -> None:
     open_feature_maps(page)
     first = settled_heading(page)
-    page.wait_for_function(  # the input, its channels, 12 stage pictures, legends, filters
-        "() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 16"
+    page.wait_for_function(  # the input and its channels, then 12 stages' pictures, all loaded
+        "() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 4"
+        " && [...document.querySelectorAll('img.cnnx-maps, img.cnnx-bar')]"
+        "      .filter(i => i.complete && i.naturalWidth > 0).length === 24"
     )
 
     # another gallery sample: a ship
