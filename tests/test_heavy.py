@@ -333,7 +333,7 @@ def test_a_waiting_page_redraws_its_progress_only_when_it_changes(monkeypatch) -
             drawn.append((fraction, text))
 
     now = [100.0]
-    monkeypatch.setattr(ui_heavy.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(ui_heavy, "_clock", lambda: now[0])
     slot = ui_heavy._Slot(
         None, ("net", 1), lambda r: None, "x", "Optimising", "", True, (), None,
         bar=Place(), stop_drawn=True,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 ss = st.session_state
 TICK_S = 0.25  # how often a waiting page looks at its results
 REDRAW_S = 1.0  # a running job's progress is redrawn at most this often
+_clock = time.monotonic  # the redraws' clock (a test replaces it, not the time module's)
 # One job at a time on a 2-core server (a job takes a whole core; the other serves the class).
 # Training runs have their own line (explorer.ui.train): a minute-long run must not hold up a
 # two-second optimisation, nor the other way round.
@@ -238,7 +239,7 @@ class Pending:
                 help="Stop waiting for it (the work stops too unless someone else waits "
                 "for the same result).",
             )
-        now = time.monotonic()
+        now = _clock()
         drawn = (state.status, state.fraction, progress_line(s.what, state))
         # Draw only what changed, and a running job's steps at most every REDRAW_S: every
         # element sent costs the whole server a hand-over of the GIL, and a class waiting in
