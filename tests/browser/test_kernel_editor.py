@@ -135,10 +135,14 @@ def test_typing_into_every_cell_lands_in_that_cell(page, n: int) -> None:
     zeros = ";".join(",".join("0" for _ in range(n)) for _ in range(n))
     wait_for_app(page, f"convolution?src=numbers&k=custom&pad={n // 2}&kv={zeros}")
     page.wait_for_selector("text=Checked against PyTorch", timeout=RUN_TIMEOUT_MS)
-    typed = [[typed_value(r, c, n) for c in range(n)] for r in range(n)]
-    for r in range(n):
-        for c in range(n):
-            type_into(page, n, r, c, typed[r][c])
+    # Every cell of the 1×1 and 3×3 editors; of the 7×7, every third cell along the diagonals
+    # ((r + c) % 3 == 0: 17 cells, at least two in every row and every column, the corners
+    # included) — the other 32 cells stay 0 and are checked as such below. (All 49 took 48 s.)
+    chosen = [(r, c) for r in range(n) for c in range(n) if n <= 3 or (r + c) % 3 == 0]
+    typed = [["0"] * n for _ in range(n)]
+    for r, c in chosen:
+        typed[r][c] = typed_value(r, c, n)
+        type_into(page, n, r, c, typed[r][c])
 
     kernel = np.array([[number(t) for t in row] for row in typed])
     # The share link holds exactly what was typed, cell by cell.
