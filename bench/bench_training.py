@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from explorer.live_training import ALL_IMAGES, TrainSettings, train_bare, train_job
 from explorer.model import SimpleCNN, normalise
+from explorer.train import evaluate
 from explorer.training_data import load_training_set
 
 # About 3 minutes on one thread of the development CPU. Measured with the bare loop (held-out
@@ -226,9 +227,7 @@ def bench_full_cifar(epochs: int) -> list[dict]:
     data = load_training_set("cifar10", full=True)
     model, seconds = train_bare(dataclasses.replace(FULL_CIFAR_SETTINGS, epochs=epochs))
     x = normalise(torch.from_numpy(data.held_x.copy()), data.preprocessing)
-    with torch.no_grad():
-        guess = torch.cat([model(x[i : i + 1000]).argmax(1) for i in range(0, len(x), 1000)])
-    accuracy = float((guess.numpy() == data.held_y).mean())
+    accuracy = float((evaluate(model, x) == data.held_y).mean())
     return [
         {
             "what": f"full CIFAR-10, {epochs} epochs",

@@ -91,7 +91,6 @@ from explorer.model import (
     Preprocessing,
     SimpleCNN,
     available_devices,
-    best_device,
     build_model,
     normalise,
 )
@@ -503,8 +502,9 @@ def train_job(
 def _device_named(device: str) -> DeviceInfo:
     """``device`` ("auto": the best available) with the words the page shows for it; on the
     CPU they say how many torch threads the run has."""
-    found = {d.device: d for d in available_devices()}
-    chosen = best_device() if device == "auto" else found.get(device)
+    devices = available_devices()  # the best first
+    found = {d.device: d for d in devices}
+    chosen = devices[0] if device == "auto" else found.get(device)
     if chosen is None:
         raise SettingsError(f"This machine has no {device!r} device to train on.")
     if chosen.device == "cpu":
