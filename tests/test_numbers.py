@@ -120,6 +120,8 @@ def reference(text: str) -> float | None:
         values = [float(p) for p in parts]
     except ValueError:
         return None
+    if not all(math.isfinite(v) for v in values):  # a part beyond 1.8e308 overflows, even 0/1e400
+        return None
     if len(values) == 2:
         if values[1] == 0:
             return None
@@ -334,3 +336,12 @@ def test_a_smaller_range_is_named_in_every_message():
         NumberError, match="infinity and cannot be used; numbers must lie between -255"
     ):
         parse_number("inf", max_abs=255)
+
+
+@pytest.mark.parametrize("text", ["0/1E400", "1E400/1E400", "1e309", "-0/1e999"])
+def test_a_part_beyond_the_largest_float_is_refused_even_when_the_quotient_is_small(text):
+    """Found by the test above (hypothesis, in CI): each part of a fraction must be a number a
+    computer stores; 0/1e400 is refused as an overflow, not read as 0."""
+    with pytest.raises(NumberError, match="overflows"):
+        parse_number(text)
+    assert reference(text) is None
