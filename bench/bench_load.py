@@ -752,18 +752,22 @@ def process_tree(pid: int) -> list[int]:
 
 
 def is_job_worker(pid: int) -> bool:
-    """Whether the process is a worker of explorer.jobs (a child started by multiprocessing's
-    "spawn", not its resource tracker)."""
+    """Whether the process is a worker of explorer.jobs at work (a child started by
+    multiprocessing's "spawn", not its resource tracker, and not a worker waiting for a job:
+    the queues keep one warm, named ``WAITING_NAME``)."""
+    from explorer.jobs import WAITING_NAME
+
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return False
-    return b"spawn_main" in command
+    return b"spawn_main" in command and name != WAITING_NAME
 
 
 def tree_memory(pid: int) -> tuple[int, int]:
     """(The resident memory of ``pid`` and every process under it, in bytes; how many of those
-    are job workers.) Pages shared between them are counted once per process."""
+    are job workers at work.) Pages shared between them are counted once per process."""
     total, workers = 0, 0
     for each in process_tree(pid):
         try:

@@ -112,32 +112,58 @@ def click(queue: JobQueue, cached: dict[str, np.ndarray] | None = None) -> dict[
     }
 
 
+def wait_for_spare(queue: JobQueue, timeout: float = 60.0) -> None:
+    """Until ``queue`` has a worker waiting with its modules imported."""
+    deadline = time.monotonic() + timeout
+    while not any(w.ready and w.idle for w in queue._workers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no spare worker became ready")
+        time.sleep(0.05)
+
+
 def run(repeats: int = 3) -> list[dict]:
     torch.set_num_threads(1)  # the server's own threads (app.py): the prediction runs there
     base_ms = forward_ms()
     rows = []
-    queue = JobQueue(max_running=1, torch_threads=1)
+    from explorer.ui.train import TRAINING_PRELOAD
+
+    # The app's queue keeps a spare worker with torch and the code imported (warm); the
+    # baseline starts a fresh worker at the click, as the queue did before spares.
+    cold = JobQueue(max_running=1, torch_threads=1)
+    warm = JobQueue(max_running=1, torch_threads=1, keep_warm=1, preload=TRAINING_PRELOAD)
     try:
         for n in range(repeats):
-            fresh = click(queue)
-            again = click(queue, fresh.pop("features"))
-            again.pop("features")
-            for label, row in (("features computed", fresh), ("features cached", again)):
-                rows.append({"run": n + 1, "case": label, "forward_ms": base_ms, **row})
-                print(
-                    f"run {n + 1}, {label:17}: click → prediction {row['total_s']:5.2f} s "
-                    f"(= {1000 * row['total_s'] / base_ms:,.0f} forward passes of "
-                    f"{base_ms:.2f} ms) — worker start {row['start_s']:.2f} s, weights "
-                    f"{row['load_s']:.2f} s, features of "
-                    f"{row['computed']} pictures {row['features_s']:.2f} s, fc2 "
-                    f"{row['train_s']:.2f} s, prediction {1000 * row['predict_s']:.1f} ms; "
-                    f"held-out {row['held_out_accuracy']:.0%}",
-                    flush=True,
-                )
+            for worker, queue in (("cold", cold), ("warm", warm)):
+                if worker == "warm":  # a student takes longer to add pictures than this
+                    wait_for_spare(queue)
+                fresh = click(queue)
+                if worker == "warm":
+                    wait_for_spare(queue)
+                again = click(queue, fresh.pop("features"))
+                again.pop("features")
+                for label, row in ((f"{worker}, features computed", fresh),
+                                   (f"{worker}, features cached", again)):  # fmt: skip
+                    rows.append({"run": n + 1, "case": label, "forward_ms": base_ms, **row})
+                    print(
+                        f"run {n + 1}, {label:23}: click → prediction {row['total_s']:5.2f} s "
+                        f"(= {1000 * row['total_s'] / base_ms:,.0f} forward passes of "
+                        f"{base_ms:.2f} ms) — worker start {row['start_s']:.2f} s, weights "
+                        f"{row['load_s']:.2f} s, features of "
+                        f"{row['computed']} pictures {row['features_s']:.2f} s, fc2 "
+                        f"{row['train_s']:.2f} s, prediction {1000 * row['predict_s']:.1f} ms; "
+                        f"held-out {row['held_out_accuracy']:.0%}",
+                        flush=True,
+                    )
     finally:
-        queue.shutdown()
-    worst = max(r["total_s"] for r in rows)
-    print(f"Worst click → prediction: {worst:.2f} s (target ≤ 30 s, 10 classes × 10 pictures)")
+        cold.shutdown()
+        warm.shutdown()
+    for worker in ("cold", "warm"):
+        worst = max(r["total_s"] for r in rows if r["case"].startswith(worker))
+        print(f"Worst click → prediction, {worker} worker: {worst:.2f} s (target ≤ 30 s)")
+    ratio = max(r["total_s"] for r in rows if r["case"].startswith("cold")) / max(
+        r["total_s"] for r in rows if r["case"].startswith("warm")
+    )
+    print(f"A warm spare answers {ratio:.1f}× sooner at worst (10 classes × 10 pictures)")
     return rows
 
 

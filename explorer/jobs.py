@@ -1,6 +1,7 @@
 """The server-wide queue for long work (training a network, activation maximisation).
 
-    queue = JobQueue(max_running=1, max_queued=64, torch_threads=1)   # one per server
+    queue = JobQueue(max_running=1, max_queued=64, torch_threads=1,  # one per server
+                     worker_jobs=200, keep_warm=1, preload=("torch",))
     job = queue.submit("explorer.some_module:some_function", owner=session_id, epochs=3)
     job.status, job.position(), job.events, job.result, job.error     # what a page shows
     job.pause(); job.step(); job.resume(); job.stop()                  # what its buttons do
@@ -16,18 +17,28 @@ A job function, importable by its ``"module:function"`` name, runs in a worker p
 
 Why processes. Every browser session of a Streamlit server is a thread of one process, and they
 share one GIL. Work of more than a fraction of a second in a script thread makes every other
-student's page wait (DESIGN.md section 10), so long work runs in worker processes: one per job,
-started when the job leaves the queue and ended when it finishes. A fresh process per job also
-gives back all of a job's memory when it ends, and a job that crashes (segfault, out of memory,
-killed) takes nothing else with it: its job becomes "failed" with a sentence and its slot frees.
+student's page wait (DESIGN.md section 10), so long work runs in worker processes. A job that
+crashes its worker (segfault, out of memory, killed) takes nothing else with it: its job becomes
+"failed" with a sentence and its slot frees.
+
+Workers kept warm. Starting a worker costs more than many jobs: 2.6 s here to import torch and
+the app's code, next to 65 ms of integrated gradients. So a worker may run ``worker_jobs`` jobs
+one after another (then it ends and a new one takes over, so that nothing a job leaves behind
+grows for ever), and ``keep_warm`` workers are started ahead of need, importing ``preload``
+before they are asked: a job starts on one at once. With ``worker_jobs=1`` (training: a fresh
+process per run gives back all of a run's memory when it ends) a spare is started as each job
+starts, ready for the next. A worker waiting for a job is named ``WAITING_NAME`` in ps (and
+``WORKING_NAME`` while it works). Each job starts with a clean control state; a stopped job that
+does not end in time still has its worker killed. A spare that dies before it is ready (a
+preload that crashes the interpreter) stops spares for ``SPARE_PAUSE_S``: the next job starts
+its own worker rather than the queue starting one after another.
 
 Why "spawn". The server process has many threads (Tornado, every session's script run, this
 module's reader). "fork" copies the process with only the forking thread alive: locks held by
 the others at that instant (the logging module's, torch's thread pool, the allocator's) stay
 locked forever in the child, which hangs at random (an OpenMP thread pool used before the fork,
 as torch's is, is a known way to hang the child). "spawn" starts a clean interpreter that
-imports only what the job needs; it costs a fraction of a second per job, nothing next to
-training. One trap: "spawn" makes the child run the parent's ``__main__`` module again, and
+imports only what the jobs need (and is started ahead, see above). One trap: "spawn" makes the child run the parent's ``__main__`` module again, and
 while a Streamlit script runs, ``sys.modules["__main__"]`` *is* that page script (Streamlit
 installs it there), so every worker would run the page. A job is found by its "module:function"
 name and never needs the parent's main, so while a worker starts, spawn is shown an empty
@@ -56,8 +67,9 @@ be killed at any instant (a worker killed inside a shared lock would freeze the 
 worker blocks on a "doorbell" pipe that the server rings (one byte, never blocking) after every
 change: ``checkpoint`` sleeps while paused instead of spinning.
 
-Slots. At most ``max_running`` workers hold a slot; a job frees its slot the moment its result,
-failure or stop arrives (or its process dies), and the next queued job starts then. A stop is
+Slots. At most ``max_running`` workers hold a slot (the waiting ones hold none); a job frees its
+slot the moment its result, failure or stop arrives (or its process dies), and the next queued
+job starts then. A stop is
 cooperative (the next ``checkpoint`` raises ``Stopped``); a worker that has not ended
 ``stop_grace_s`` seconds after a stop is killed. A paused job keeps its slot (its process holds
 the network it is working on), so a page should not let a paused job sit forever. A paused
@@ -110,6 +122,9 @@ _MODE, _GRANTED, _USED, _STEPPING = range(4)
 _RUNNING, _PAUSED, _STOPPED = 0, 1, 2
 
 ACTIVE_STATUSES = frozenset({"queued", "running", "paused"})
+# A worker's name in ps and /proc/<pid>/comm while it waits for a job and while it runs one.
+WAITING_NAME, WORKING_NAME = "cnnx-waiting", "cnnx-job"
+SPARE_PAUSE_S = 60.0  # no spare worker is started for this long after one failed to start
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # A server given over to training (a teacher's own machine, a training replica) may let a run
 # use more than one torch thread: full CIFAR-10 trains twice as fast on two idle cores (29 vs
@@ -266,15 +281,25 @@ class Job:
 
 @dataclass(eq=False)
 class _Worker:
-    """A started job's process, its pipes and its shared control state (server side)."""
+    """A worker process (server side): its pipes, its shared control state and the job it runs,
+    ``None`` while it waits for the next one."""
 
-    job: Job
     process: BaseProcess
     conn: connection.Connection | None  # messages from the worker; None once it closed its end
+    orders: _Orders  # jobs to the worker
     bell: connection.Connection  # the doorbell's write end (non-blocking)
     shared: Any  # RawArray("q", 4)
-    holds_slot: bool = True  # until the result, failure or stop arrives, or the process ends
-    kill_at: float | None = None  # when it must have exited (after a stop or a result)
+    job: Job | None = None
+    holds_slot: bool = False  # from its job's start until the job's last word
+    jobs_run: int = 0
+    ready: bool = False  # it said it has imported the queue's preload and waits for jobs
+    retiring: bool = False  # told to end (or found ended): never given another job
+    kill_at: float | None = None  # when it must have exited (after a stop, or once retired)
+
+    @property
+    def idle(self) -> bool:
+        """Started (or starting) and waiting for a job."""
+        return self.job is None and not self.retiring
 
     def pause(self) -> None:
         self.shared[_GRANTED] = self.shared[_USED]  # forget steps not yet spent
@@ -322,9 +347,14 @@ class JobQueue:
         owner_alive: Callable[[str], bool] | None = None,
         owner_grace_s: float = 90.0,
         owner_check_s: float = 5.0,
+        worker_jobs: int = 1,
+        keep_warm: int = 0,
+        preload: tuple[str, ...] = (),
     ) -> None:
         if max_running < 1 or max_queued < 0 or torch_threads < 1 or keep_finished < 0:
             raise ValueError("max_running and torch_threads must be ≥ 1, the others ≥ 0")
+        if worker_jobs < 1 or keep_warm < 0:
+            raise ValueError("worker_jobs must be ≥ 1 and keep_warm ≥ 0")
         if owner_grace_s < 0 or owner_check_s <= 0:
             raise ValueError("owner_grace_s must be ≥ 0 and owner_check_s > 0")
         self.max_running = max_running
@@ -335,6 +365,10 @@ class JobQueue:
         self.owner_alive = owner_alive
         self.owner_grace_s = owner_grace_s
         self.owner_check_s = owner_check_s
+        self.worker_jobs = worker_jobs
+        self.keep_warm = keep_warm
+        self.preload = tuple(preload)
+        self._spares_after = 0.0  # time.monotonic() before which no spare is started
         self._owner_gone: dict[str, float] = {}  # owner → when it was first found gone
         self._next_owner_check = 0.0  # time.monotonic() of the next look (reader thread only)
         self._lock = threading.RLock()
@@ -347,6 +381,8 @@ class JobQueue:
         self._reader_woken = False
         self._reader = threading.Thread(target=self._read_loop, name="job-reader", daemon=True)
         self._reader.start()
+        with self._lock:
+            self._keep_spares()
 
     # -- what pages call ---------------------------------------------------------------------
 
@@ -402,6 +438,8 @@ class JobQueue:
             self._closed = True
             for job in [j for j in self._jobs.values() if j.active]:
                 self._act(job, "stop")
+            for worker in [w for w in self._workers if w.idle]:
+                self._retire(worker)
             self._wake_reader()
         self._reader.join(timeout=self.stop_grace_s + 10)
         with self._lock:
@@ -461,51 +499,111 @@ class JobQueue:
     # -- scheduling (under the lock) -------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Start queued jobs (oldest first, passing over held ones) while slots are free."""
+        """Start queued jobs (oldest first, passing over held ones) while slots are free, each
+        on a waiting worker when there is one, else on a new one; then top up the spares."""
         while not self._closed:
             if sum(w.holds_slot for w in self._workers) >= self.max_running:
-                return
+                break
             job = next((j for j in self._queued if not j._held), None)
             if job is None:
-                return
+                break
             self._queued.remove(job)
-            self._start(job)
+            worker = next((w for w in self._workers if w.idle), None)
+            if worker is None:
+                try:
+                    worker = self._spawn()
+                except Exception as exc:
+                    log.exception("Could not start a worker for job %s (%s)", job.id, job.target)
+                    job._payload = b""
+                    job.error = f"The server could not start this job: {exc}"
+                    self._finish(job, "failed")
+                    continue
+            self._dispatch(worker, job)
+        self._keep_spares()
 
-    def _start(self, job: Job) -> None:
+    def _keep_spares(self) -> None:
+        """Start workers until ``keep_warm`` of them wait for a job (importing ``preload``)."""
+        if self._closed or time.monotonic() < self._spares_after:
+            return
+        while sum(self._stays(w) for w in self._workers) < self.keep_warm:
+            try:
+                self._spawn()
+            except Exception:
+                log.exception("Could not start a spare worker; the next job starts its own")
+                self._spares_after = time.monotonic() + SPARE_PAUSE_S
+                return
+
+    def _stays(self, worker: _Worker) -> bool:
+        """Whether ``worker`` is waiting for a job, or will be once its job ends."""
+        if worker.retiring:
+            return False
+        return worker.job is None or worker.jobs_run + 1 < self.worker_jobs
+
+    def _spawn(self) -> _Worker:
+        """Start a worker process; it waits for jobs on its orders pipe."""
         shared = _SPAWN.RawArray("q", 4)
-        if job._stepping:  # step() while queued: it starts paused with those steps granted
-            shared[_MODE], shared[_GRANTED], shared[_STEPPING] = _PAUSED, job._steps, 1
         reader, writer = _SPAWN.Pipe(duplex=False)
+        orders_reader, orders = _SPAWN.Pipe(duplex=False)
         bell_reader, bell = _SPAWN.Pipe(duplex=False)
         os.set_blocking(bell.fileno(), False)
+        ends = (reader, writer, orders_reader, orders, bell_reader, bell)
         process = _SPAWN.Process(
             target=_worker_main,
-            args=(job.target, job._payload, writer, shared, bell_reader, os.getpid()),
-            kwargs={"torch_threads": self.torch_threads},
-            name=f"job-{job.id}",
+            args=(writer, orders_reader, shared, bell_reader, os.getpid()),
+            kwargs={"torch_threads": self.torch_threads, "preload": self.preload},
+            name="job-worker",
             daemon=True,
         )
         try:
             with _neutral_main():
                 process.start()
-        except Exception as exc:
-            log.exception("Could not start a worker for job %s (%s)", job.id, job.target)
-            for end in (reader, writer, bell_reader, bell):
+        except BaseException:
+            for end in ends:
                 end.close()
-            job.error = f"The server could not start this job: {exc}"
-            self._finish(job, "failed")
-            return
-        finally:
-            job._payload = b""
+            raise
         # The child has its own copies; ours would keep the pipes from ever ending.
-        writer.close()
-        bell_reader.close()
-        worker = _Worker(job, process, reader, bell, shared)
+        for end in (writer, orders_reader, bell_reader):
+            end.close()
+        worker = _Worker(process, reader, _Orders(orders), bell, shared)
+        self._workers.append(worker)
+        self._wake_reader()
+        return worker
+
+    def _dispatch(self, worker: _Worker, job: Job) -> None:
+        """Give ``job`` to ``worker`` (waiting, so nothing else writes its control state)."""
+        shared = worker.shared
+        shared[_MODE], shared[_GRANTED], shared[_USED], shared[_STEPPING] = _RUNNING, 0, 0, 0
+        if job._stepping:  # step() while queued: it starts paused with those steps granted
+            shared[_GRANTED], shared[_STEPPING] = job._steps, 1
+            shared[_MODE] = _PAUSED
+        worker.orders.send(bytes(ForkingPickler.dumps((job.target, job._payload))))
+        job._payload = b""
+        worker.job, worker.holds_slot, worker.kill_at = job, True, None
         job._worker = worker
         job.started = time.time()
         job.status = "paused" if job._stepping else "running"
-        self._workers.append(worker)
-        self._wake_reader()
+
+    def _settle(self, worker: _Worker) -> None:
+        """``worker``'s job has said its last word: its slot frees, and the worker waits for the
+        next job, or ends once it has run ``worker_jobs`` jobs."""
+        job = worker.job
+        if job is not None:
+            job._worker = None
+        worker.job, worker.holds_slot = None, False
+        worker.jobs_run += 1
+        if self._closed or worker.retiring or worker.jobs_run >= self.worker_jobs:
+            self._retire(worker)
+        else:
+            worker.kill_at = None  # a stopped job that ended in time: the worker goes on
+        self._schedule()
+
+    def _retire(self, worker: _Worker) -> None:
+        """Tell ``worker`` to end (it reads the end of its orders); killed if it has not soon."""
+        if not worker.retiring:
+            worker.retiring = True
+            worker.orders.close()
+        if worker.kill_at is None:
+            worker.kill_at = time.monotonic() + self.stop_grace_s
 
     def _finish(self, job: Job, status: str) -> None:
         """Mark ``job`` finished with ``status`` and forget the oldest finished jobs."""
@@ -579,14 +677,24 @@ class JobQueue:
                 worker.conn = None
             return
         except Exception as exc:  # unpicklable here (a class the server cannot import, …)
-            log.exception("Could not read a message from job %s", worker.job.id)
+            job = worker.job
+            log.exception("Could not read a message from job %s", job.id if job else "(none)")
             message = ("failed", f"The server could not read what the job sent: {exc}", "")
-            worker.stop()
+            with self._lock:
+                worker.stop()
+                worker.retiring = True  # it may still be at work: it gets no other job
         self._handle(worker, message)
 
     def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        job = worker.job
         with self._lock:
+            job = worker.job
+            if message[0] == "ready":
+                worker.ready = True
+                return
+            if job is None:  # a waiting worker, or one retired mid-job: nobody listens
+                if not worker.retiring:
+                    log.warning("A waiting job worker sent %r; ignored", message[0])
+                return
             kind = message[0]
             if kind == "event":
                 job.events.append(message[1])
@@ -604,17 +712,12 @@ class JobQueue:
                     self._finish(job, "failed")
             elif kind == "stopped" and job.active:
                 self._finish(job, "stopped")
-            self._release(worker)
-            if worker.kill_at is None:
-                worker.kill_at = time.monotonic() + self.stop_grace_s
-
-    def _release(self, worker: _Worker) -> None:
-        if worker.holds_slot:
-            worker.holds_slot = False
-            self._schedule()
+            self._settle(worker)
 
     def _reap(self, worker: _Worker) -> None:
         """``worker``'s process has ended: read what it left in the pipe, then settle its job."""
+        with self._lock:
+            was_retiring, worker.retiring = worker.retiring, True  # no job for the dead
         while worker.conn is not None and worker.conn.poll():
             self._receive(worker)
         with self._lock:
@@ -623,15 +726,25 @@ class JobQueue:
                 worker.conn = None
             worker.process.join()
             job = worker.job
-            if job.active:  # it ended without a last word: killed, crashed, exited
-                job.error = _death_sentence(worker.process.exitcode)
-                log.warning("Job %s (%s) ended unexpectedly: %s", job.id, job.target, job.error)
-                self._finish(job, "failed")
+            if job is not None:
+                if job.active:  # it ended without a last word: killed, crashed, exited
+                    job.error = _death_sentence(worker.process.exitcode)
+                    log.warning("Job %s (%s) ended unexpectedly: %s", job.id, job.target, job.error)
+                    self._finish(job, "failed")
+                job._worker = None
+            elif not was_retiring:
+                log.warning(
+                    "A waiting job worker ended unexpectedly: %s",
+                    _death_sentence(worker.process.exitcode),
+                )
+                if not worker.ready:  # a spare that dies starting: not again for a while
+                    self._spares_after = time.monotonic() + SPARE_PAUSE_S
+            worker.job, worker.holds_slot = None, False
+            worker.orders.close()
             worker.process.close()
             worker.bell.close()
             self._workers.remove(worker)
-            job._worker = None
-            self._release(worker)
+            self._schedule()
 
     def _check_owners(self) -> None:
         """Every ``owner_check_s``: stop the jobs of owners gone for ``owner_grace_s``."""
@@ -664,7 +777,8 @@ class JobQueue:
         with self._lock:
             for worker in self._workers:
                 if worker.kill_at is not None and worker.kill_at <= now:
-                    log.warning("Job %s did not end in time; killing its worker", worker.job.id)
+                    what = f"Job {worker.job.id}" if worker.job else "A retired worker"
+                    log.warning("%s did not end in time; killing its worker", what)
                     worker.process.kill()
                     worker.kill_at = None  # its sentinel reports the end
 
@@ -702,35 +816,61 @@ def _death_sentence(exitcode: int | None) -> str:
 
 
 def _worker_main(
-    target: str,
-    payload: bytes,
     conn: connection.Connection,
+    orders: connection.Connection,
     shared: Any,
     bell: connection.Connection,
     parent_pid: int,
     *,
     torch_threads: int,
+    preload: tuple[str, ...] = (),
 ) -> None:
-    """The worker process: run ``target`` with the submitted kwargs, send its events and its last
-    word ("done" + result, "failed" + sentence + traceback, or "stopped") over ``conn``."""
-    _cap_threads(torch_threads)  # before the job's module can import torch or NumPy
+    """The worker process: import ``preload``, then run each job the server sends over
+    ``orders`` until that pipe ends, sending each job's events and its last word ("done" +
+    result, "failed" + sentence + traceback, or "stopped") over ``conn``."""
+    _cap_threads(torch_threads)  # before anything can import torch or NumPy
     sender = _Sender(conn)
-    control = Control(shared, bell, parent_pid)
-    last: tuple[Any, ...]
+    for name in preload:
+        with contextlib.suppress(Exception):  # a job that needs it says why it cannot load
+            importlib.import_module(name)
+    _cap_threads(torch_threads)  # in case a preloaded module loaded torch
+    sender.send(("ready",))
+    while True:
+        _name_process(WAITING_NAME)
+        try:
+            order = orders.recv_bytes()
+        except (EOFError, OSError, KeyboardInterrupt):  # the server is done with this worker
+            break
+        _name_process(WORKING_NAME)
+        target, payload = ForkingPickler.loads(order)
+        control = Control(shared, bell, parent_pid)
+        sender.send(_run(target, payload, control, sender.emit, torch_threads))
+    sender.close()
+
+
+def _run(
+    target: str, payload: bytes, control: Control, emit: Callable[[object], None], threads: int
+) -> tuple[Any, ...]:
+    """Run one job: its last word."""
     try:
         try:
             module_name, _, function_name = target.partition(":")
             function = getattr(importlib.import_module(module_name), function_name)
         except Exception as exc:
             raise RuntimeError(f"The job {target!r} could not be loaded: {exc}") from exc
-        _cap_threads(torch_threads)  # in case importing the module loaded torch already
+        _cap_threads(threads)  # in case importing the module loaded torch just now
         kwargs = ForkingPickler.loads(payload)
-        last = ("done", function(control, sender.emit, **kwargs))
+        return ("done", function(control, emit, **kwargs))
     except Stopped:
-        last = ("stopped",)
+        return ("stopped",)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's sentence
-        last = ("failed", _sentence(exc), traceback.format_exc())
-    sender.finish(last)
+        return ("failed", _sentence(exc), traceback.format_exc())
+
+
+def _name_process(name: str) -> None:
+    """Show ``name`` for this process in ps and /proc/<pid>/comm (Linux; elsewhere nothing)."""
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+        comm.write(name)
 
 
 def _sentence(exc: BaseException) -> str:
@@ -759,14 +899,17 @@ class _Sender:
     def emit(self, event: object) -> None:
         self._queue.put(bytes(ForkingPickler.dumps(("event", event))))
 
-    def finish(self, last: tuple[Any, ...]) -> None:
-        """Send ``last`` after every event, then close the pipe."""
+    def send(self, last: tuple[Any, ...]) -> None:
+        """Send a job's last word (or the worker's "ready") after every event emitted so far."""
         try:
             data = bytes(ForkingPickler.dumps(last))
         except Exception as exc:
             sentence = f"The job's result could not be sent back: {exc}"
             data = bytes(ForkingPickler.dumps(("failed", sentence, traceback.format_exc())))
         self._queue.put(data)
+
+    def close(self) -> None:
+        """Send everything still queued, then close the pipe."""
         self._queue.put(None)
         self._thread.join()
         self._conn.close()
@@ -777,3 +920,33 @@ class _Sender:
                 self._conn.send_bytes(data)
             except OSError:  # the server has gone; nobody is listening
                 return
+
+
+class _Orders:
+    """The server's way to a worker: jobs are written by a thread of their own, so giving a job
+    to a worker that is still starting (importing torch) never blocks the page that asked."""
+
+    def __init__(self, conn: connection.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._send_all, name="job-orders", daemon=True)
+        self._thread.start()
+
+    def send(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """After what is queued, end the pipe: the worker reads the end and exits."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+
+    def _send_all(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None:
+                self._conn.send_bytes(data)
+        except OSError:  # the worker has gone; its end is reported by its process
+            pass
+        finally:
+            self._conn.close()

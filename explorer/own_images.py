@@ -445,8 +445,9 @@ def own_job(
     names, x, y = _checked(base, classes, images, labels)
     model = shipped_model(base)
     pre = BASES[base][1]
-    # Making the first optimiser in a process imports torch._dynamo (about a second; every job
-    # runs in a fresh worker): a cost of starting, not of fc2's 200 steps, whose time is shown.
+    # Making the first optimiser in a process imports torch._dynamo (about a second, unless the
+    # worker was a spare that imported it ahead): a cost of starting, not of fc2's 200 steps,
+    # whose time is shown.
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     load_s = clock() - began
     keys = [image_key(base, img) for img in x]

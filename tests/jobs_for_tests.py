@@ -59,3 +59,16 @@ def torch_threads(control: Control, emit: Emit) -> int:
 def unpicklable_event(control: Control, emit: Emit) -> None:
     """Emit something pickle refuses (a lambda)."""
     emit(lambda: None)
+
+
+# Where this module was imported, for the tests of warm workers: a worker that imports it
+# (as a preload, or for its first job) leaves a file named after its process id.
+if os.environ.get("CNNX_TEST_LOADED_DIR"):
+    with open(os.path.join(os.environ["CNNX_TEST_LOADED_DIR"], str(os.getpid())), "w"):
+        pass
+
+
+def where(control: Control, emit: Emit) -> tuple[int, bool]:
+    """Pass one checkpoint, then return (the worker's process id, whether it is stepping)."""
+    control.checkpoint()
+    return os.getpid(), control.stepping

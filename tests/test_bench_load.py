@@ -548,6 +548,20 @@ def test_the_memory_of_a_process_tree_counts_its_children_and_knows_a_job_worker
         plain.kill()
         worker.kill()
         plain.wait()
+    # A queue's spare, waiting for a job, is not at work: a class that has left leaves it.
+    from explorer.jobs import JobQueue
+
+    queue = JobQueue(keep_warm=1)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(w.ready and w.idle for w in queue._workers):
+            assert time.monotonic() < deadline, "the spare never became ready"
+            time.sleep(0.01)
+        (spare,) = queue._workers
+        assert not is_job_worker(spare.process.pid)  # type: ignore[arg-type]
+        assert tree_memory(os.getpid())[1] == 0
+    finally:
+        queue.shutdown()
         worker.join()
 
 

@@ -239,8 +239,9 @@ def test_a_failing_job_fails_with_its_message_frees_its_slot_and_the_next_starts
     assert "Traceback" in logged and "ValueError: The kernel must be 3 × 3." in logged
 
 
-def test_a_killed_worker_fails_its_job_and_frees_its_slot(make_queue):
-    queue = make_queue(max_running=1)
+@pytest.mark.parametrize("worker_jobs", [1, 5])
+def test_a_killed_worker_fails_its_job_and_frees_its_slot(make_queue, worker_jobs):
+    queue = make_queue(max_running=1, worker_jobs=worker_jobs)
     job = queue.submit(T + "pid_then_tick", owner="ana")
     after = queue.submit(T + "count", owner="bob")
     wait_until(lambda: len(job.events) >= 2, "the job started ticking")
@@ -249,6 +250,81 @@ def test_a_killed_worker_fails_its_job_and_frees_its_slot(make_queue):
     assert job.status == "failed"
     assert job.error == "The job ended unexpectedly: its worker process was killed (SIGKILL)."
     assert after.status == "done"
+
+
+def run(queue: JobQueue, target: str, **kwargs: object) -> Job:
+    job = queue.submit(T + target, owner="ana", **kwargs)
+    wait_until(lambda: finished(job), f"{target} finished", 30)
+    return job
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_worker_runs_worker_jobs_jobs_then_ends_and_a_new_one_takes_over(make_queue):
+    queue = make_queue(max_running=1, worker_jobs=3)
+    pids = [run(queue, "where").result[0] for _ in range(4)]
+    assert pids[0] == pids[1] == pids[2] != pids[3]
+    wait_until(lambda: gone(pids[0]), "the worker that ran three jobs ended")
+    assert not gone(pids[3])  # it has jobs left: it waits
+
+
+def comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as name:
+        return name.read().strip()
+
+
+def test_a_reused_worker_starts_each_job_free_of_the_last_ones_pause_step_or_stop(make_queue):
+    queue = make_queue(max_running=1, worker_jobs=10, keep_warm=1)
+    stepped = queue.submit(T + "tick", owner="ana")
+    stepped.step()
+    wait_until(lambda: stepped.events, "the stepping job passed its step")
+    stepped.stop()
+    after_step = run(queue, "count", n=20)
+    assert after_step.status == "done" and after_step.events == list(range(20))
+    paused = queue.submit(T + "pid_then_tick", owner="ana")
+    wait_until(lambda: len(paused.events) >= 2, "the job ticked")
+    paused.pause()
+    paused.stop()
+    after_pause = run(queue, "where")
+    assert after_pause.result == (paused.events[0], False)  # same worker, running freely
+    failed = run(queue, "fail", message="No.")
+    assert failed.status == "failed" and run(queue, "where").result[0] == paused.events[0]
+    # One worker did it all: it was the spare, and stays, so no other was started. ps tells
+    # a worker waiting from one at work.
+    (worker,) = queue._workers
+    wait_until(lambda: comm(paused.events[0]) == "cnnx-waiting", "the worker waits")
+    busy = queue.submit(T + "tick", owner="ana")
+    wait_until(lambda: busy.events, "the job ticks")
+    assert comm(paused.events[0]) == "cnnx-job" and len(queue._workers) == 1
+
+
+def test_a_warm_spare_has_its_modules_loaded_before_the_job_and_is_replaced(
+    make_queue, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("CNNX_TEST_LOADED_DIR", str(tmp_path))
+    queue = make_queue(max_running=1, keep_warm=1, preload=("tests.jobs_for_tests",))
+    wait_until(lambda: len(list(tmp_path.iterdir())) == 1, "a spare loaded the module", 30)
+    (spare,) = [int(path.name) for path in tmp_path.iterdir()]
+    job = run(queue, "where")
+    assert job.result[0] == spare  # the spare took the job, loaded before it was asked
+    # A new spare starts while the first one works; one killed while waiting is replaced.
+    wait_until(lambda: len(list(tmp_path.iterdir())) == 2, "a second spare loaded", 30)
+    (second,) = [int(path.name) for path in tmp_path.iterdir() if int(path.name) != spare]
+    # (Killed before it says it is ready, a spare counts as failing to start: none for a while.)
+    wait_until(lambda: any(w.ready and w.idle for w in queue._workers), "the spare is ready")
+    os.kill(second, signal.SIGKILL)
+    wait_until(lambda: len(list(tmp_path.iterdir())) == 3, "the killed spare was replaced", 30)
+    pids = [int(path.name) for path in tmp_path.iterdir()]
+    (third,) = set(pids) - {spare, second}
+    assert run(queue, "where").result[0] == third
+    queue.shutdown()
+    assert all(gone(pid) for pid in pids)  # the waiting workers end with the queue
 
 
 def test_a_job_that_never_reaches_a_checkpoint_is_killed_after_the_grace_time(make_queue):

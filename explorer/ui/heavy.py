@@ -46,6 +46,11 @@ _clock = time.monotonic  # the redraws' clock (a test replaces it, not the time 
 # two-second optimisation, nor the other way round.
 HEAVY_SLOTS = 1
 HEAVY_QUEUE = 64  # more waiting than this: "the server is busy", not an ever longer line
+# A heavy job is tens of milliseconds of work once torch is imported (2.6 s here) and a worker
+# started: a worker runs many of them, a spare waits with the modules loaded, and a worker is
+# replaced after this many jobs so that nothing a job leaves behind can grow for ever.
+HEAVY_WORKER_JOBS = 200
+HEAVY_PRELOAD = ("explorer.heavy", "explorer.attribution", "explorer.features")
 ASKED = "heavy_asked"  # keys this session asked for with a button
 DECLINED = "heavy_declined"  # keys this session stopped: not asked again until it presses
 RETRY = "heavy_retry"  # failed keys whose "Try again" was pressed
@@ -56,7 +61,15 @@ def work() -> HeavyWork:
     """The server's one cache of heavy results and its line of jobs, shared by every session."""
     from explorer.jobs import JobQueue
 
-    return HeavyWork(JobQueue(max_running=HEAVY_SLOTS, max_queued=HEAVY_QUEUE, torch_threads=1))
+    queue = JobQueue(
+        max_running=HEAVY_SLOTS,
+        max_queued=HEAVY_QUEUE,
+        torch_threads=1,
+        worker_jobs=HEAVY_WORKER_JOBS,
+        keep_warm=1,
+        preload=HEAVY_PRELOAD,
+    )
+    return HeavyWork(queue)
 
 
 def session_id() -> str:

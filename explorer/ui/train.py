@@ -45,6 +45,9 @@ WATCH_KEY = "train_watch"  # the image whose conv1 maps the page shows: "held:<i
 # One run at a time on a 2-core server: training takes a whole core; the other core serves the
 # class. A larger machine can raise it (each run is one process with one torch thread).
 TRAINING_SLOTS = 1
+# What a spare worker imports before it is asked (2.6 s for torch and the app, 1.3 s more for
+# torch._dynamo, which making the first optimiser in a process imports): a run starts at once.
+TRAINING_PRELOAD = ("explorer.live_training", "explorer.own_images", "torch._dynamo")
 POLL_S = 1.0  # the live panel's redraw period while a run is going on
 # How long a session's run outlives the session's websocket. Streamlit keeps a disconnected
 # session server.disconnectedSessionTTL seconds (60 here) for its tab to reconnect, and a tab
@@ -91,6 +94,10 @@ def job_queue() -> JobQueue:
         owner_alive=session_connected,
         owner_grace_s=owner_grace_s(),
         owner_check_s=OWNER_CHECK_S,
+        # Each run has a fresh process (all its memory given back when it ends), started
+        # ahead with torch and the training code imported: "Train" answers at once.
+        keep_warm=1,
+        preload=TRAINING_PRELOAD,
     )
 
 
