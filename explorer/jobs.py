@@ -33,16 +33,16 @@ does not end in time still has its worker killed. A spare that dies before it is
 preload that crashes the interpreter) stops spares for ``SPARE_PAUSE_S``: the next job starts
 its own worker rather than the queue starting one after another.
 
-Why "spawn". The server process has many threads (Tornado, every session's script run, this
-module's reader). "fork" copies the process with only the forking thread alive: locks held by
-the others at that instant (the logging module's, torch's thread pool, the allocator's) stay
-locked forever in the child, which hangs at random (an OpenMP thread pool used before the fork,
-as torch's is, is a known way to hang the child). "spawn" starts a clean interpreter that
-imports only what the jobs need (and is started ahead, see above). One trap: "spawn" makes the child run the parent's ``__main__`` module again, and
-while a Streamlit script runs, ``sys.modules["__main__"]`` *is* that page script (Streamlit
-installs it there), so every worker would run the page. A job is found by its "module:function"
-name and never needs the parent's main, so while a worker starts, spawn is shown an empty
-``__main__`` (``_neutral_main``).
+Why "spawn". The server process has many threads (Tornado, every session's script run, this module's
+reader). "fork" copies the process with only the forking thread alive: locks held by the others at
+that instant (the logging module's, torch's thread pool, the allocator's) stay locked forever in the
+child, which hangs at random (an OpenMP thread pool used before the fork, as torch's is, is a known
+way to hang the child). "spawn" starts a clean interpreter that imports only what the jobs need (and
+is started ahead, see above). One trap: "spawn" makes the child run the parent's ``__main__`` module
+again, and while a Streamlit script runs, ``sys.modules["__main__"]`` *is* that page script
+(Streamlit installs it there), so every worker would run the page. A job is found by its
+"module:function" name and never needs the parent's main, so while a worker starts, spawn is shown
+an empty ``__main__`` (``_neutral_main``).
 
 Why torch's threads are capped (``torch_threads``, 1 by default). torch starts one intra-op thread
 per core in every process. On the class server (2 shared cores) two jobs, or one job next to the
@@ -68,11 +68,10 @@ worker blocks on a "doorbell" pipe that the server rings (one byte, never blocki
 change: ``checkpoint`` sleeps while paused instead of spinning.
 
 Slots. At most ``max_running`` workers hold a slot (the waiting ones hold none); a job frees its
-slot the moment its result, failure or stop arrives (or its process dies), and the next queued
-job starts then. A stop is
-cooperative (the next ``checkpoint`` raises ``Stopped``); a worker that has not ended
-``stop_grace_s`` seconds after a stop is killed. A paused job keeps its slot (its process holds
-the network it is working on), so a page should not let a paused job sit forever. A paused
+slot the moment its result, failure or stop arrives (or its process dies), and the next queued job
+starts then. A stop is cooperative (the next ``checkpoint`` raises ``Stopped``); a worker that has
+not ended ``stop_grace_s`` seconds after a stop is killed. A paused job keeps its slot (its process
+holds the network it is working on), so a page should not let a paused job sit forever. A paused
 *queued* job keeps its place in the line but is passed over until resumed, so it holds nobody up.
 
 Finished jobs are kept (the last ``keep_finished``) so a page can still show their results.
