@@ -18,6 +18,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # half-made ("partially initialized module 'pandas' has no attribute 'Series'").
 import pandas  # noqa: E402, F401
 
+# The pages, in the beginner's path (imports torch, through the glossary: after the cap above).
+from explorer.learning_path import PATH  # noqa: E402
+
 # The tab's icon is our own SVG, sent inline as a data: URL. A ":material/…:" page icon makes the
 # browser fetch the icon from Google's font server (fonts.gstatic.com), which an offline
 # classroom cannot reach (tests/browser/test_offline.py). The Material icons of st.Page and the
@@ -26,18 +29,8 @@ ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
 st.set_page_config(page_title="CNN Explorer", page_icon=ICON, layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Start here", icon=":material/home:", default=True),
-    st.Page("pages/convolution.py", title="Convolution playground", icon=":material/grid_on:"),
-    st.Page("pages/network.py", title="The network", icon=":material/account_tree:"),
-    st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
-    st.Page("pages/inside.py", title="Inside the network", icon=":material/calculate:"),
-    st.Page("pages/train.py", title="Train it yourself", icon=":material/model_training:"),
-    st.Page("pages/own_classes.py", title="Teach it your classes", icon=":material/photo_camera:"),
-    st.Page("pages/why_translation.py", title="Why CNNs: shifts", icon=":material/swap_horiz:"),
-    st.Page("pages/why_sharing.py", title="Why CNNs: shared weights", icon=":material/share:"),
-    st.Page("pages/why_hierarchy.py", title="Why CNNs: a hierarchy", icon=":material/stacks:"),
-    st.Page("pages/glossary.py", title="Words used here", icon=":material/menu_book:"),
-]
+    st.Page(stop.page, title=stop.title, icon=stop.icon, default=stop is PATH[0]) for stop in PATH
+] + [st.Page("pages/glossary.py", title="Words used here", icon=":material/menu_book:")]
 widgets.visible_focus()
 # Every picture in the app is pixel data (maps, inputs, kernels), sent near its true size and
 # scaled by the browser: nearest-neighbour keeps each value a crisp square instead of a blur.

@@ -15,6 +15,7 @@ class Stop:
     title: str  # as the navigation shows it
     recap: tuple[str, str]
     words: tuple[str, ...]  # glossary keys
+    icon: str  # the navigation's Material icon (drawn from the app's own font, offline)
 
     def terms(self) -> tuple[Term, ...]:
         return terms(*self.words)
@@ -29,6 +30,7 @@ PATH: tuple[Stop, ...] = (
             "Each page of this app opens one part of that, with every number computed live.",
         ),
         ("convolution", "feature-map", "weights"),
+        ":material/home:",
     ),
     Stop(
         "pages/convolution.py",
@@ -38,6 +40,7 @@ PATH: tuple[Stop, ...] = (
             "Padding, stride and dilation decide the output's size; the kernel, what it finds.",
         ),
         ("convolution", "kernel", "padding", "stride", "channel"),
+        ":material/grid_on:",
     ),
     Stop(
         "pages/network.py",
@@ -48,6 +51,7 @@ PATH: tuple[Stop, ...] = (
             "Most of its 1,147,466 weights sit in fc1; the convolutions are small and shared.",
         ),
         ("channel", "relu", "max-pool", "fully-connected", "weights"),
+        ":material/account_tree:",
     ),
     Stop(
         "pages/feature_maps.py",
@@ -57,6 +61,7 @@ PATH: tuple[Stop, ...] = (
             "Early maps find edges and colours; later ones are smaller and more abstract.",
         ),
         ("feature-map", "notation", "relu", "max-pool", "softmax"),
+        ":material/layers:",
     ),
     Stop(
         "pages/inside.py",
@@ -76,6 +81,7 @@ PATH: tuple[Stop, ...] = (
             "saliency",
             "activation-maximisation",
         ),
+        ":material/calculate:",
     ),
     Stop(
         "pages/train.py",
@@ -85,6 +91,7 @@ PATH: tuple[Stop, ...] = (
             "Held-out accuracy says how well the network does on images it never trained on.",
         ),
         ("epoch", "held-out", "weights"),
+        ":material/model_training:",
     ),
     Stop(
         "pages/own_classes.py",
@@ -94,6 +101,7 @@ PATH: tuple[Stop, ...] = (
             "Only the classifier head is trained; the convolutions stay as they were.",
         ),
         ("fully-connected", "held-out"),
+        ":material/photo_camera:",
     ),
     Stop(
         "pages/why_translation.py",
@@ -103,6 +111,7 @@ PATH: tuple[Stop, ...] = (
             "Pooling makes the answer only approximately invariant, as the measurement shows.",
         ),
         ("equivariance", "max-pool", "softmax"),
+        ":material/swap_horiz:",
     ),
     Stop(
         "pages/why_sharing.py",
@@ -112,6 +121,7 @@ PATH: tuple[Stop, ...] = (
             "Without that sharing the same layers would need millions of weights more.",
         ),
         ("kernel", "weights", "fully-connected"),
+        ":material/share:",
     ),
     Stop(
         "pages/why_hierarchy.py",
@@ -121,9 +131,13 @@ PATH: tuple[Stop, ...] = (
             "So maps go from edges and colours to textures and parts.",
         ),
         ("receptive-field", "activation-maximisation", "feature-map"),
+        ":material/stacks:",
     ),
 )
 STOP_BY_PAGE: dict[str, Stop] = {s.page: s for s in PATH}
+# The lesson a teacher presents, Home to training (linked at the end of every page in presenter
+# mode); the pages after it are for students on their own.
+LESSON: tuple[Stop, ...] = PATH[: [s.page for s in PATH].index("pages/train.py") + 1]
 
 
 def next_stop(page: str) -> Stop | None:

@@ -17,7 +17,6 @@ a file, safely, is ``explorer.weights_file``; the architecture table is
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,10 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer.assets import ASSETS_DIR
+from explorer.assets import WEIGHTS_DIR, read_card
 from explorer.errors import UserError
-
-WEIGHTS_DIR = ASSETS_DIR / "weights"
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -152,13 +149,6 @@ MNIST_PREPROCESSING = Preprocessing(mean=(0.1307,) * 3, std=(0.3081,) * 3, kind=
 UNTRAINED_SEED = 0
 
 
-def _read_card(name: str) -> dict:
-    path = WEIGHTS_DIR / f"{name}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    return {}
-
-
 def _preprocessing_from_card(card: dict, fallback: Preprocessing) -> Preprocessing:
     pre = card.get("preprocessing")
     if not pre:
@@ -175,7 +165,7 @@ def builtin_weights() -> list[WeightsChoice]:
     ):
         path = WEIGHTS_DIR / f"{key}.pt"
         if path.exists():
-            card = _read_card(key)
+            card = read_card(key, WEIGHTS_DIR)
             pre = _preprocessing_from_card(card, fallback)
             choices.append(WeightsChoice(key, label, classes, pre, path, card))
     choices.append(

@@ -137,43 +137,88 @@ def progress_line(view: RunView, status: str) -> str:
     )
 
 
-def curves_figure(view: RunView) -> Any:
-    """Loss and accuracy against the step, training (its recent batches) and held-out (images
-    never trained on), as one Plotly figure with two panels side by side."""
+@dataclass(frozen=True)
+class Curve:
+    """One line of the loss and accuracy panels: x (epochs or steps), loss, accuracy (0–1)."""
+
+    name: str
+    kind: str  # "train" | "held_out": its colour and dash (CURVE_STYLES)
+    x: list[float]
+    loss: list[float]
+    accuracy: list[float]
+
+
+# Training in solid blue, held-out images in dashed red, on every page that shows a run.
+CURVE_STYLES = {"train": ("#1f77b4", "solid"), "held_out": ("#d62728", "dash")}
+
+
+def loss_accuracy_figure(
+    curves: list[Curve],
+    x_title: str,
+    *,
+    height: int,
+    marker_size: int,
+    x_range: tuple[float, float] | None = None,
+    loss_top: float | None = None,
+    mark_x: float | None = None,
+) -> Any:
+    """Loss (left) and accuracy in % (right) of ``curves`` as one Plotly figure: the Train
+    page's live run and the replay of a recorded one. ``x_range`` and ``loss_top`` fix the axes
+    (so scrubbing moves only the lines); ``mark_x`` draws a dotted line at that x."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"))
-    styles = {
-        "train": ("training batches", "#1f77b4", "solid"),
-        "held_out": ("held-out images", "#d62728", "dash"),
-    }
-    for kind, points in view.curves.items():
-        name, colour, dash = styles[kind]
-        steps = [p[0] for p in points]
-        for col, values in ((1, [p[1] for p in points]), (2, [p[2] * 100 for p in points])):
+    for curve in curves:
+        colour, dash = CURVE_STYLES[curve.kind]
+        accuracy = [100 * float(a) for a in curve.accuracy]
+        for col, values in ((1, [float(v) for v in curve.loss]), (2, accuracy)):
             fig.add_trace(
                 go.Scatter(
-                    x=steps,
+                    x=list(curve.x),
                     y=values,
-                    name=name,
+                    name=curve.name,
                     mode="lines+markers",
                     line={"color": colour, "dash": dash},
-                    marker={"size": 4},
+                    marker={"size": marker_size},
                     showlegend=col == 1,
-                    legendgroup=kind,
+                    legendgroup=curve.kind,
                 ),
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(title_text="step (one batch each)")
+    if mark_x is not None:
+        for col in (1, 2):
+            fig.add_vline(
+                x=mark_x, line={"color": "#555", "width": 1, "dash": "dot"}, row=1, col=col
+            )
+    fig.update_xaxes(title_text=x_title, range=list(x_range) if x_range else None)
+    if loss_top is not None:
+        fig.update_yaxes(range=[0, loss_top], row=1, col=1)
     fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2)
     fig.update_layout(
-        height=320,
+        height=height,
         margin={"l": 40, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
+
+
+def curves_figure(view: RunView) -> Any:
+    """Loss and accuracy against the step, training (its recent batches) and held-out (images
+    never trained on), as one Plotly figure with two panels side by side."""
+    names = {"train": "training batches", "held_out": "held-out images"}
+    curves = [
+        Curve(
+            names[kind],
+            kind,
+            [p[0] for p in points],
+            [p[1] for p in points],
+            [p[2] for p in points],
+        )  # fmt: skip
+        for kind, points in view.curves.items()
+    ]
+    return loss_accuracy_figure(curves, "step (one batch each)", height=320, marker_size=4)
 
 
 def confusion_rows(confusion: np.ndarray, classes: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.shift_lab import home_sentence, shipped_summary
+from explorer.shift_summary import home_sentence, shipped_summary
 from explorer.ui import path, widgets
 
 SECTIONS = {

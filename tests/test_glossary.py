@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.glossary import TERM_BY_KEY, TERMS, terms
-from explorer.learning_path import PATH, STOP_BY_PAGE, next_stop
+from explorer.learning_path import LESSON, PATH, STOP_BY_PAGE, next_stop
 from explorer.model import SimpleCNN
 from explorer.receptive_field import field_steps
 
@@ -19,13 +19,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def navigation() -> list[str]:
-    return re.findall(r'st\.Page\("([^"]+)"', (ROOT / "app.py").read_text())
+    """The pages app.py registers besides the path's (which it registers from PATH)."""
+    source = (ROOT / "app.py").read_text()
+    assert "st.Page(stop.page, title=stop.title, icon=stop.icon" in source
+    assert re.search(r"for stop in PATH\b", source)
+    return [s.page for s in PATH] + re.findall(r'st\.Page\("([^"]+)"', source)
 
 
-def test_the_path_follows_the_navigation_and_every_word_is_defined() -> None:
+def test_the_path_is_the_navigation_and_every_word_is_defined() -> None:
     pages = navigation()
-    assert [s.page for s in PATH] == [p for p in pages if p in STOP_BY_PAGE]
-    assert all((ROOT / s.page).exists() for s in PATH)
+    files = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(pages) == files  # every page is registered, none twice
+    assert [p for p in pages if p not in STOP_BY_PAGE] == ["pages/glossary.py"]
+    assert PATH[:6] == LESSON and LESSON[-1].page == "pages/train.py"
     for stop in PATH:
         assert stop.terms() and all(t.key in TERM_BY_KEY for t in stop.terms())
     assert next_stop(PATH[0].page) == PATH[1] and next_stop(PATH[-1].page) is None

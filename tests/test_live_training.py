@@ -366,3 +366,28 @@ def test_the_strip_shows_every_class_and_stays_put(dataset: str) -> None:
     counts = np.bincount(held_y[strip], minlength=10)
     assert counts.max() == 2 and (np.diff(held_y[strip]) >= 0).all()  # ordered by class
     assert np.array_equal(strip, strip_indices(held_y))
+
+
+def test_the_live_runs_and_the_replays_curves_share_one_figure() -> None:
+    """train_view.loss_accuracy_figure draws both pages' curves: each line's numbers (accuracy
+    in %), training solid blue and held-out dashed red, and the replay's fixed axes and mark."""
+    from explorer.train_view import Curve, loss_accuracy_figure
+
+    curves = [
+        Curve("training images", "train", [1, 2], [2.0, 1.5], [0.25, 0.5]),
+        Curve("held-out images", "held_out", [0, 1, 2], [2.3, 1.9, 1.6], [0.1, 0.3, 0.45]),
+    ]
+    fig = loss_accuracy_figure(
+        curves, "epoch", height=280, marker_size=5, x_range=(-0.5, 2.5), loss_top=2.5, mark_x=1
+    ).to_dict()
+    traces = {(t["name"], t["xaxis"]): t for t in fig["data"]}
+    assert traces[("training images", "x")]["y"] == [2.0, 1.5]
+    assert traces[("training images", "x2")]["y"] == [25.0, 50.0]
+    assert traces[("held-out images", "x2")]["y"] == pytest.approx([10.0, 30.0, 45.0])
+    assert traces[("held-out images", "x")]["x"] == [0, 1, 2]
+    assert traces[("held-out images", "x")]["line"] == {"color": "#d62728", "dash": "dash"}
+    assert traces[("training images", "x")]["line"] == {"color": "#1f77b4", "dash": "solid"}
+    layout = fig["layout"]
+    assert layout["xaxis"]["range"] == [-0.5, 2.5] and layout["yaxis"]["range"] == [0, 2.5]
+    assert layout["yaxis2"]["range"] == [0, 100]
+    assert [s["x0"] for s in layout["shapes"]] == [1, 1]  # the epoch shown, in both panels

@@ -365,7 +365,7 @@ def test_the_shipped_summary_is_what_the_shipped_weights_measure(dataset: str) -
 def test_a_summary_of_other_weights_is_not_quoted(tmp_path, monkeypatch) -> None:
     import json
 
-    import explorer.shift_lab as lab
+    import explorer.shift_summary as lab
 
     monkeypatch.setattr(lab, "WEIGHTS_DIR", tmp_path)
     (tmp_path / "simplecnn-cifar10.json").write_text(json.dumps({"weights_sha256": "new"}))
@@ -376,3 +376,17 @@ def test_a_summary_of_other_weights_is_not_quoted(tmp_path, monkeypatch) -> None
     assert lab.shipped_summary("cifar10") == _summary(73, 881)
     sentence = lab.home_sentence(_summary(73, 881))
     assert "**7.3%**" in sentence and "**88.1%**" in sentence and "only approximately" in sentence
+
+
+def test_the_home_pages_summary_module_is_light() -> None:
+    """Home quotes the summary on every visit: its module imports neither torch nor plotly
+    (explorer.shift_lab, which measures it, imports both)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import explorer.shift_summary; "
+        "print(sorted(m for m in ('torch', 'plotly', 'explorer.shift_lab') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

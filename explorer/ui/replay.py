@@ -16,10 +16,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import render
-from explorer.model import _read_card
+from explorer.assets import read_card
 from explorer.numbers import format_value
 from explorer.replay import REPLAY_PARAM, Replay, ReplayState, gallery_items, parse_replay
 from explorer.replay import replay_bytes as read_replay_file
+from explorer.train_view import Curve, loss_accuracy_figure
 from explorer.ui import widgets
 from explorer.ui.state import Bound
 
@@ -82,42 +83,22 @@ def curves_figure(digest: str, epoch: int, _replay: Replay) -> dict[str, Any]:
     """Loss and accuracy per epoch up to ``epoch`` (training: measured during each epoch;
     held-out: after it), on axes fixed to the whole run so that scrubbing moves only the lines,
     with ``epoch`` marked. A Plotly figure as a dict."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
     view = _replay.at(epoch)
-    last = _replay.last_epoch
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"))
-    lines = (
-        ("training images", "#1f77b4", "solid", np.arange(1, epoch + 1), view.train_curve),
-        ("held-out images", "#d62728", "dash", np.arange(0, epoch + 1), view.heldout_curve),
-    )
-    for name, colour, dash, epochs, (loss, accuracy) in lines:
-        for col, values in ((1, loss), (2, np.asarray(accuracy) * 100)):
-            fig.add_trace(
-                go.Scatter(
-                    x=epochs.tolist(),
-                    y=np.asarray(values, dtype=float).tolist(),
-                    name=name,
-                    mode="lines+markers",
-                    line={"color": colour, "dash": dash},
-                    marker={"size": 5},
-                    showlegend=col == 1,
-                    legendgroup=name,
-                ),
-                row=1,
-                col=col,
-            )
+    train_loss, train_accuracy = (np.asarray(a, dtype=float).tolist() for a in view.train_curve)
+    held_loss, held_accuracy = (np.asarray(a, dtype=float).tolist() for a in view.heldout_curve)
+    curves = [
+        Curve("training images", "train", list(range(1, epoch + 1)), train_loss, train_accuracy),
+        Curve("held-out images", "held_out", list(range(0, epoch + 1)), held_loss, held_accuracy),
+    ]
     all_loss = np.concatenate([_replay.heldout_loss, _replay.curves["loss"]])
-    for col in (1, 2):
-        fig.add_vline(x=epoch, line={"color": "#555", "width": 1, "dash": "dot"}, row=1, col=col)
-    fig.update_xaxes(title_text="epoch", range=[-0.5, last + 0.5])
-    fig.update_yaxes(range=[0, float(np.nanmax(all_loss)) * 1.05], row=1, col=1)
-    fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2)
-    fig.update_layout(
+    fig = loss_accuracy_figure(
+        curves,
+        "epoch",
         height=280,
-        margin={"l": 40, "r": 10, "t": 40, "b": 40},
-        legend={"orientation": "h", "y": -0.25},
+        marker_size=5,
+        x_range=(-0.5, _replay.last_epoch + 0.5),
+        loss_top=float(np.nanmax(all_loss)) * 1.05,
+        mark_x=epoch,
     )
     return fig.to_dict()
 
@@ -222,7 +203,7 @@ def about(replay: Replay) -> str:
         f"(batch {training.get('batch_size')}, seed {training.get('seed')}), ending at "
         f"{percent(last.heldout_accuracy)} on {len(replay.heldout_labels):,} held-out images."
     )
-    card = _read_card(f"simplecnn-{replay.dataset}")
+    card = read_card(f"simplecnn-{replay.dataset}")
     shipped = card.get("weights_sha256")
     if shipped is not None and shipped == meta.get("weights_sha256"):
         head = f"The shipped {name} network's own training, recorded epoch by epoch: {run}"

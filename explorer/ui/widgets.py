@@ -143,17 +143,6 @@ PRESENTER_CSS = """<style>
 [data-testid="stMain"] h2 {font-size: 1.9rem;}
 </style>"""
 
-# The lesson's pages, in the order a teacher shows them: linked at the end of every page in
-# presenter mode (app.py's navigation, in the hidden sidebar, lists every page).
-LESSON_PAGES = (
-    ("pages/home.py", "Start here", ":material/home:"),
-    ("pages/convolution.py", "Convolution playground", ":material/grid_on:"),
-    ("pages/network.py", "The network", ":material/account_tree:"),
-    ("pages/feature_maps.py", "Feature maps", ":material/layers:"),
-    ("pages/inside.py", "Inside the network", ":material/calculate:"),
-    ("pages/train.py", "Train it yourself", ":material/model_training:"),
-)
-
 
 @dataclass(frozen=True)
 class Presenter:
@@ -262,10 +251,12 @@ def presenter_controls(page: str, sections: Mapping[str, str], mode: Presenter) 
 def lesson_links(page: str) -> None:
     """The lesson's pages as links in presenter mode (the sidebar's page list is hidden), the
     next one first: a teacher moves on without leaving presenter mode."""
-    here = next((i for i, (path, *_) in enumerate(LESSON_PAGES) if Path(path).stem == page), -1)
-    others = [p for i, p in enumerate(LESSON_PAGES) if i != here]
-    if 0 <= here < len(LESSON_PAGES) - 1:
+    from explorer.learning_path import LESSON
+
+    here = next((i for i, stop in enumerate(LESSON) if Path(stop.page).stem == page), -1)
+    others = [stop for i, stop in enumerate(LESSON) if i != here]
+    if 0 <= here < len(LESSON) - 1:
         others.insert(0, others.pop(here))  # the next page, first
     with st.container(horizontal=True, gap="medium", key=f"present_pages_{page}"):
-        for path, title, icon in others:
-            page_link(path, title, icon)
+        for stop in others:
+            page_link(stop.page, stop.title, stop.icon)
