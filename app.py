@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.ui import widgets
+from explorer.ui import warm, widgets
 
 # One torch thread per process on a shared server: every student's run is a thread of this one
 # process, and torch's default (one thread per core) makes concurrent work fight over the cores
@@ -32,6 +32,7 @@ pages = [
     st.Page(stop.page, title=stop.title, icon=stop.icon, default=stop is PATH[0]) for stop in PATH
 ] + [st.Page("pages/glossary.py", title="Words used here", icon=":material/menu_book:")]
 widgets.visible_focus()
+warm.start_warming()  # the gallery's Feature maps pictures, once, in the background
 # Every picture in the app is pixel data (maps, inputs, kernels), sent near its true size and
 # scaled by the browser: nearest-neighbour keeps each value a crisp square instead of a blur.
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
