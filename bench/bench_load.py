@@ -1148,10 +1148,10 @@ def warm_server(
     chosen: dict[str, set[float]] | None = None,
 ) -> Iterator[Server]:
     """The app's server after one complete visit of each kind of student (imports, models,
-    caches: not measured; the jobs a visit started ended), or just started when ``cold`` (the
-    class arrives at a server nobody has visited yet). ``chosen``: the numbers the warm-up's
-    tabs chose (the class picks others). Raises VisitError, with the reason, when a visit does
-    not fit the app."""
+    caches: not measured; the jobs a visit started ended; the server at rest again), or just
+    started when ``cold`` (the class arrives at a server nobody has visited yet). ``chosen``:
+    the numbers the warm-up's tabs chose (the class picks others). Raises VisitError, with the
+    reason, when a visit does not fit the app."""
     script, visit = APPS[app]
     visits = [visit, *([SIDE_VISITS[app][1]] if app in SIDE_VISITS else [])]
     with running_server(script, options=options) as server:
@@ -1174,7 +1174,26 @@ def warm_server(
                 flush=True,
             )
         wait_for_workers(server.pid, job_grace_s(options) if tree_memory(server.pid)[1] else 0)
+        settled = wait_until_quiet(server.pid)
+        print(f"{app}: server quiet after {settled:.1f} s (its start-up work done)", flush=True)
         yield server
+
+
+QUIET_CPU = 0.05  # the server is at rest below this share of a core …
+QUIET_S = 1.0  # … over this long
+
+
+def wait_until_quiet(pid: int, longest_s: float = 60.0) -> float:
+    """Wait until the server uses under QUIET_CPU of a core over QUIET_S (the gallery's
+    pictures it warms after its first visit, explorer/ui/warm.py, are done: a class arrives
+    minutes after the server starts, not seconds), at most ``longest_s``; the seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < longest_s:
+        cpu0 = cpu_seconds(pid)
+        time.sleep(QUIET_S)
+        if cpu_seconds(pid) - cpu0 < QUIET_CPU * QUIET_S:
+            break
+    return time.monotonic() - began
 
 
 def wait_for_workers(pid: int, longest_s: float) -> bool:

@@ -592,3 +592,21 @@ def test_an_unknown_visit_is_refused_with_the_known_ones() -> None:
 
     with pytest.raises(SystemExit):
         main(["--apps", "app,starts"])
+
+
+def test_the_bench_waits_for_the_server_to_come_to_rest_before_a_class() -> None:
+    """A server still warming its gallery is not measured: the wait lasts while it works."""
+    import subprocess
+    import sys
+
+    from bench.bench_load import wait_until_quiet
+
+    code = "import time; end = time.time() + 2\nwhile time.time() < end: pass\ntime.sleep(30)"
+    busy = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        waited = wait_until_quiet(busy.pid, longest_s=20)
+        assert 2 <= waited < 8
+        assert wait_until_quiet(busy.pid, longest_s=20) < 1.5  # at rest: one look
+    finally:
+        busy.kill()
+        busy.wait()
