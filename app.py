@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pandas  # noqa: E402, F401
 
 # The pages, in the beginner's path (imports torch, through the glossary: after the cap above).
-from explorer.learning_path import PATH  # noqa: E402
+from explorer.learning_path import navigation  # noqa: E402
 
 # The tab's icon is our own SVG, sent inline as a data: URL. A ":material/…:" page icon makes the
 # browser fetch the icon from Google's font server (fonts.gstatic.com), which an offline
@@ -29,8 +29,8 @@ ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
 st.set_page_config(page_title="CNN Explorer", page_icon=ICON, layout="wide")
 
 pages = [
-    st.Page(stop.page, title=stop.title, icon=stop.icon, default=stop is PATH[0]) for stop in PATH
-] + [st.Page("pages/glossary.py", title="Words used here", icon=":material/menu_book:")]
+    st.Page(p.page, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(navigation())
+]
 widgets.visible_focus()
 warm.start_warming()  # the gallery's Feature maps pictures, once, in the background
 # Every picture in the app is pixel data (maps, inputs, kernels), sent near its true size and

@@ -140,6 +140,28 @@ STOP_BY_PAGE: dict[str, Stop] = {s.page: s for s in PATH}
 LESSON: tuple[Stop, ...] = PATH[: [s.page for s in PATH].index("pages/train.py") + 1]
 
 
+@dataclass(frozen=True)
+class NavPage:
+    """A page of the app's navigation: its file, title and icon; its address is the file's
+    name ("" for the first page, the default)."""
+
+    page: str
+    title: str
+    icon: str
+
+    def address(self, first: bool) -> str:
+        return "" if first else self.page.removeprefix("pages/").removesuffix(".py")
+
+
+GLOSSARY = NavPage("pages/glossary.py", "Words used here", ":material/menu_book:")
+
+
+def navigation() -> tuple[NavPage, ...]:
+    """The pages app.py registers, in order: the path's, then the glossary (reached from every
+    page's words, not a stop of its own)."""
+    return (*(NavPage(s.page, s.title, s.icon) for s in PATH), GLOSSARY)
+
+
 def next_stop(page: str) -> Stop | None:
     """The page after ``page`` on the path; None at its end."""
     i = [s.page for s in PATH].index(page)

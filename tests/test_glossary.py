@@ -4,30 +4,28 @@ are the model's own, and a page's end shows its recap, its words and the next pa
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.glossary import TERM_BY_KEY, TERMS, terms
-from explorer.learning_path import LESSON, PATH, STOP_BY_PAGE, next_stop
+from explorer.learning_path import LESSON, PATH, STOP_BY_PAGE, navigation, next_stop
 from explorer.model import SimpleCNN
 from explorer.receptive_field import field_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def navigation() -> list[str]:
-    """The pages app.py registers besides the path's (which it registers from PATH)."""
+def registered() -> list[str]:
+    """The pages app.py registers: explorer.learning_path.navigation(), all of them."""
     source = (ROOT / "app.py").read_text()
-    assert "st.Page(stop.page, title=stop.title, icon=stop.icon" in source
-    assert re.search(r"for stop in PATH\b", source)
-    return [s.page for s in PATH] + re.findall(r'st\.Page\("([^"]+)"', source)
+    assert "for i, p in enumerate(navigation())" in source and "st.Page(p.page" in source
+    return [p.page for p in navigation()]
 
 
 def test_the_path_is_the_navigation_and_every_word_is_defined() -> None:
-    pages = navigation()
+    pages = registered()
     files = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
     assert sorted(pages) == files  # every page is registered, none twice
     assert [p for p in pages if p not in STOP_BY_PAGE] == ["pages/glossary.py"]

@@ -149,7 +149,10 @@ def scrubber(last_epoch: int) -> int:
         if isinstance(value, int) and 0 <= value <= last_epoch:
             _go(value)
 
-    back, slider, forward = st.columns([1, 8, 1], vertical_alignment="bottom")
+    # One row: the buttons as wide as their labels ("Back" and "Next" whole at every width,
+    # where fixed columns cut them to "B…"), the slider the rest.
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    back = slider = forward = row
     back.button(
         "Back",
         key="replay_back",
@@ -158,7 +161,7 @@ def scrubber(last_epoch: int) -> int:
         disabled=epoch == 0,
         on_click=_go,
         args=(max(epoch - 1, 0),),
-        width="stretch",
+        width="content",
     )
     slider.slider(
         "Epoch",
@@ -168,6 +171,7 @@ def scrubber(last_epoch: int) -> int:
         on_change=on_slide,
         help="Drag through the training: epoch 0 is the random start, each epoch is one pass "
         "over every training image.",
+        width="stretch",
     )
     forward.button(
         "Next",
@@ -177,7 +181,7 @@ def scrubber(last_epoch: int) -> int:
         disabled=epoch == last_epoch,
         on_click=_go,
         args=(min(epoch + 1, last_epoch),),
-        width="stretch",
+        width="content",
     )
     return epoch
 

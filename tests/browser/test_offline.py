@@ -11,19 +11,17 @@ font failed shows its name as text, "grid_on"), no broken image, no exception.
 
 from __future__ import annotations
 
-import ast
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from explorer.learning_path import navigation
 from tests.browser.conftest import SCRIPT_DONE
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
 VIEWPORT = {"width": 1280, "height": 720}  # the classroom projector (DESIGN.md §8)
 OWN_SCHEMES = ("data", "blob", "about")
 
@@ -35,20 +33,10 @@ class AppPage:
     script: str
 
 
-def app_pages(app: Path = APP) -> list[AppPage]:
-    """The pages app.py hands to st.navigation: every ``st.Page("pages/x.py", ...)`` call, with
-    the address Streamlit gives it (``url_path``, else the file's name without a leading
-    number; "" for the default page)."""
-    pages = []
-    for node in ast.walk(ast.parse(app.read_text(encoding="utf-8"))):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"):
-            continue
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-        script = ast.literal_eval(node.args[0])
-        stem = re.sub(r"^[0-9]+[_ -]*", "", Path(script).stem)
-        path = "" if kwargs.get("default") else kwargs.get("url_path", stem)
-        pages.append(AppPage(path, kwargs.get("title", stem), script))
-    return pages
+def app_pages() -> list[AppPage]:
+    """The pages app.py hands to st.navigation (explorer.learning_path.navigation), with the
+    address Streamlit gives each: the file's name, "" for the first (the default)."""
+    return [AppPage(p.address(i == 0), p.title, p.page) for i, p in enumerate(navigation())]
 
 
 def is_own(url: str, app_url: str) -> bool:
