@@ -21,17 +21,19 @@ student's page wait (DESIGN.md section 10), so long work runs in worker processe
 crashes its worker (segfault, out of memory, killed) takes nothing else with it: its job becomes
 "failed" with a sentence and its slot frees.
 
-Workers kept warm. Starting a worker costs more than many jobs: 2.6 s here to import torch and
-the app's code, next to 65 ms of integrated gradients. So a worker may run ``worker_jobs`` jobs
-one after another (then it ends and a new one takes over, so that nothing a job leaves behind
-grows for ever), and ``keep_warm`` workers are started ahead of need, importing ``preload``
-before they are asked: a job starts on one at once. With ``worker_jobs=1`` (training: a fresh
-process per run gives back all of a run's memory when it ends) a spare is started as each job
-starts, ready for the next. A worker waiting for a job is named ``WAITING_NAME`` in ps (and
-``WORKING_NAME`` while it works). Each job starts with a clean control state; a stopped job that
-does not end in time still has its worker killed. A spare that dies before it is ready (a
-preload that crashes the interpreter) stops spares for ``SPARE_PAUSE_S``: the next job starts
-its own worker rather than the queue starting one after another.
+Workers kept warm. Starting a worker costs more than many jobs: 2.6 s here to import torch and the
+app's code, next to 65 ms of integrated gradients. So a worker may run ``worker_jobs`` jobs one
+after another (then it ends and a new one takes over, so that nothing a job leaves behind grows for
+ever), and ``keep_warm`` workers are started ahead of need, importing ``preload`` before they are
+asked: a job starts on one at once. Spares are started only while no job runs (a spare's start is
+seconds of CPU: it must not compete with a job, nor with a class pressing Start together); while
+jobs run, a job that finds no waiting worker starts its own. With ``worker_jobs=1`` (training: a
+fresh process per run gives back all of a run's memory when it ends) the next spare is started when
+the queue falls idle. A worker starting is named ``STARTING_NAME`` in ps, one waiting for a job
+``WAITING_NAME`` (and ``WORKING_NAME`` while it works). Each job starts with a clean control state;
+a stopped job that does not end in time still has its worker killed. A spare that dies before it is
+ready (a preload that crashes the interpreter) stops spares for ``SPARE_PAUSE_S``: the next job
+starts its own worker rather than the queue starting one after another.
 
 Why "spawn". The server process has many threads (Tornado, every session's script run, this module's
 reader). "fork" copies the process with only the forking thread alive: locks held by the others at
@@ -121,8 +123,9 @@ _MODE, _GRANTED, _USED, _STEPPING = range(4)
 _RUNNING, _PAUSED, _STOPPED = 0, 1, 2
 
 ACTIVE_STATUSES = frozenset({"queued", "running", "paused"})
-# A worker's name in ps and /proc/<pid>/comm while it waits for a job and while it runs one.
-WAITING_NAME, WORKING_NAME = "cnnx-waiting", "cnnx-job"
+# A worker's name in ps and /proc/<pid>/comm while it starts (imports ``preload``), while it waits
+# for a job and while it runs one.
+STARTING_NAME, WAITING_NAME, WORKING_NAME = "cnnx-starting", "cnnx-waiting", "cnnx-job"
 SPARE_PAUSE_S = 60.0  # no spare worker is started for this long after one failed to start
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # A server given over to training (a teacher's own machine, a training replica) may let a run
@@ -521,8 +524,13 @@ class JobQueue:
         self._keep_spares()
 
     def _keep_spares(self) -> None:
-        """Start workers until ``keep_warm`` of them wait for a job (importing ``preload``)."""
+        """Start workers until ``keep_warm`` of them wait for a job (importing ``preload``), but
+        only while no job runs: a spare's start (seconds of CPU) must not compete with a job, nor
+        with a class pressing Start together (while jobs run, a job that finds no waiting worker
+        starts its own, as without spares)."""
         if self._closed or time.monotonic() < self._spares_after:
+            return
+        if any(w.holds_slot for w in self._workers):
             return
         while sum(self._stays(w) for w in self._workers) < self.keep_warm:
             try:
@@ -827,6 +835,7 @@ def _worker_main(
     """The worker process: import ``preload``, then run each job the server sends over
     ``orders`` until that pipe ends, sending each job's events and its last word ("done" +
     result, "failed" + sentence + traceback, or "stopped") over ``conn``."""
+    _name_process(STARTING_NAME)  # "waiting" only once ready: a job may be on its way already
     _cap_threads(torch_threads)  # before anything can import torch or NumPy
     sender = _Sender(conn)
     for name in preload:

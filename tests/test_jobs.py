@@ -311,9 +311,13 @@ def test_a_warm_spare_has_its_modules_loaded_before_the_job_and_is_replaced(
     queue = make_queue(max_running=1, keep_warm=1, preload=("tests.jobs_for_tests",))
     wait_until(lambda: len(list(tmp_path.iterdir())) == 1, "a spare loaded the module", 30)
     (spare,) = [int(path.name) for path in tmp_path.iterdir()]
-    job = run(queue, "where")
-    assert job.result[0] == spare  # the spare took the job, loaded before it was asked
-    # A new spare starts while the first one works; one killed while waiting is replaced.
+    busy = queue.submit(T + "pid_then_tick", owner="ana")
+    wait_until(lambda: len(busy.events) >= 3, "the job ticks")
+    assert busy.events[0] == spare  # the spare took the job, loaded before it was asked
+    time.sleep(0.5)
+    assert len(list(tmp_path.iterdir())) == 1  # no spare starts while a job runs
+    busy.stop()
+    # A new spare starts once no job runs; one killed while waiting is replaced.
     wait_until(lambda: len(list(tmp_path.iterdir())) == 2, "a second spare loaded", 30)
     (second,) = [int(path.name) for path in tmp_path.iterdir() if int(path.name) != spare]
     # (Killed before it says it is ready, a spare counts as failing to start: none for a while.)
