@@ -17,7 +17,7 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
-	$(BIN)/streamlit run app.py
+	$(BIN)/python -m scripts.serve  # torch imported and the networks loaded before the port opens
 
 test: $(VENV)/.dev
 	bash scripts/install-chromium.sh

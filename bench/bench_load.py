@@ -1154,7 +1154,8 @@ def warm_server(
     reason, when a visit does not fit the app."""
     script, visit = APPS[app]
     visits = [visit, *([SIDE_VISITS[app][1]] if app in SIDE_VISITS else [])]
-    with running_server(script, options=options) as server:
+    # The app as `make run` and the image start it: torch imported before the port opens.
+    with running_server(script, options=options, warm=script == "app.py") as server:
         if cold:
             print(f"{app}: cold: the class is the server's first visitors", flush=True)
             yield server

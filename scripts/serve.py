@@ -13,8 +13,10 @@
    app's modules are already imported when the first session's script runs.
 
 ``scripts/drain.py`` (Kubernetes' preStop hook) deletes the ready file again to take the
-replica out of rotation before it stops. Tests, benches and local runs keep using
-``scripts/server.py``; this is only the image's command.
+replica out of rotation before it stops. It is the image's command and ``make run``'s; the
+load benches start the app with it too (``scripts/server.py``'s ``warm``), and the tests with
+``streamlit run``. Like app.py, it caps torch at one thread (``OMP_NUM_THREADS``) before torch
+is imported: every session is a thread of this one process.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def warm_up() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     flags = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # app.py's cap, set before torch is imported
     READY_FILE.unlink(missing_ok=True)  # a restarted container's file says nothing of this one
     started = time.perf_counter()
     keys = warm_up()

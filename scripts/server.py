@@ -14,6 +14,7 @@ flags. The call returns once ``/_stcore/health`` answers; the block's end stops 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -61,10 +62,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_command(script: str, port: int, options: Mapping[str, str] | None = None) -> list[str]:
-    """The command line that serves SCRIPT (relative to the repository root) on PORT."""
+def server_command(
+    script: str, port: int, options: Mapping[str, str] | None = None, warm: bool = False
+) -> list[str]:
+    """The command line that serves SCRIPT (relative to the repository root) on PORT; with
+    ``warm``, the app as ``make run`` and the image start it (``scripts/serve.py``: torch
+    imported and the networks loaded before the port opens)."""
     flags = {**BASE_OPTIONS, "server.port": str(port), **(options or {})}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / script)]
+    if warm and script != "app.py":
+        raise ValueError("only app.py has a warm start (scripts/serve.py)")
+    command = (
+        [sys.executable, "-m", "scripts.serve"]
+        if warm
+        else [sys.executable, "-m", "streamlit", "run", str(ROOT / script)]
+    )
     for name, value in flags.items():
         command += [f"--{name}", value]
     return command
@@ -77,6 +88,7 @@ def start_server(
     log_path: Path | None = None,
     options: Mapping[str, str] | None = None,
     timeout_s: float = START_TIMEOUT_S,
+    warm: bool = False,
 ) -> Server:
     """Start serving SCRIPT and wait until it answers its health check. The caller stops it
     (``stop_server``); prefer the ``running_server``/``serve`` blocks, which always do.
@@ -87,10 +99,12 @@ def start_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            server_command(script, port, options),
+            server_command(script, port, options, warm),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # scripts/serve.py's ready file: one per server, beside its log
+            env={**os.environ, "CNNX_READY_FILE": str(log_path.parent / "ready")},
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     deadline = time.monotonic() + timeout_s
@@ -124,9 +138,10 @@ def running_server(
     *,
     log_path: Path | None = None,
     options: Mapping[str, str] | None = None,
+    warm: bool = False,
 ) -> Iterator[Server]:
     """A server for SCRIPT for as long as the block runs; yields the ``Server``."""
-    server = start_server(script, log_path=log_path, options=options)
+    server = start_server(script, log_path=log_path, options=options, warm=warm)
     try:
         yield server
     finally:
