@@ -91,6 +91,7 @@ a bug there must not stop everyone's jobs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import logging
@@ -103,6 +104,7 @@ import threading
 import time
 import traceback
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -383,6 +385,10 @@ class JobQueue:
         self._reader_woken = False
         self._reader = threading.Thread(target=self._read_loop, name="job-reader", daemon=True)
         self._reader.start()
+        # Before multiprocessing's own exit handler (atexit runs the last registered first):
+        # that one terminates and joins every child while this queue's reader would be reaping
+        # them too ("process object is closed"). Shut down here, the workers end in order.
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
         with self._lock:
             self._keep_spares()
 
@@ -807,6 +813,12 @@ def _neutral_main() -> Iterator[None]:
         finally:
             if sys.modules.get("__main__") is neutral and original is not None:
                 sys.modules["__main__"] = original
+
+
+def _shutdown_at_exit(queue_ref: weakref.ref[JobQueue]) -> None:
+    queue = queue_ref()
+    if queue is not None:
+        queue.shutdown()
 
 
 def _death_sentence(exitcode: int | None) -> str:

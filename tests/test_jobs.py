@@ -556,3 +556,26 @@ def test_without_an_owner_test_owners_are_never_asked_about(make_queue):
 )
 def test_a_training_run_gets_the_threads_the_server_sets_or_one(value, cores, threads) -> None:
     assert threads_setting(value, cores) == threads
+
+
+def test_a_process_that_exits_with_a_queue_running_ends_its_workers_quietly() -> None:
+    """At the interpreter's exit (a server stopped, a test run ending) the queue shuts down
+    before multiprocessing's own exit handler, which would terminate and join the children
+    while the queue's reader reaps them too: tracebacks on stderr ("process object is
+    closed", "Ran out of input") and a worker's death logged as unexpected."""
+    import subprocess
+
+    code = (
+        "import time\n"
+        "from explorer.jobs import JobQueue\n"
+        "q = JobQueue(keep_warm=1, worker_jobs=5)\n"
+        "while not any(w.ready for w in q._workers): time.sleep(0.05)\n"
+        "job = q.submit('tests.jobs_for_tests:pid_then_tick', owner='a')\n"
+        "while len(job.events) < 2: time.sleep(0.05)\n"
+        "print(job.events[0], flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stderr == ""
+    assert gone(int(done.stdout))
