@@ -8,6 +8,7 @@ mode stays on from page to page, in every link."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -113,12 +114,17 @@ def check_inside(page) -> None:
         ".st-key-in_lead [data-testid='stMarkdownContainer'] > div:not([data-testid])"
     ).first
     on_first_screen(page, equation, "the first channel's window × weights = products")
-    sizes = equation.evaluate(
-        """e => { let z = 1;
-            for (let a = e; a; a = a.parentElement) z *= parseFloat(getComputedStyle(a).zoom) || 1;
-            return [...e.querySelectorAll('td')].map(
-                (td) => parseFloat(getComputedStyle(td).fontSize) * z); }"""
-    )
+    script = """e => { let z = 1;
+        for (let a = e; a; a = a.parentElement) z *= parseFloat(getComputedStyle(a).zoom) || 1;
+        return [...e.querySelectorAll('td')].map(
+            (td) => parseFloat(getComputedStyle(td).fontSize) * z); }"""
+    # The presenter's enlargement is a style of its own that a loaded machine may draw a moment
+    # after the grids (CI measured 12 px once): look again for up to 3 s, as a viewer would.
+    deadline = time.monotonic() + 3
+    while (sizes := equation.evaluate(script)) and min(sizes) < LABEL_PX:
+        if time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
     assert len(sizes) == 27 and min(sizes) >= LABEL_PX, sizes  # three 3×3 grids of numbers
 
 
