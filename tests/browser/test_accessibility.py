@@ -245,9 +245,10 @@ KEYBOARD_JS = """
       if (!e || e === document.body || e === document.documentElement) return null;
       const known = unfocused.has(id(e));
       // Some controls (Base Web's text boxes and sliders) draw their focus from React state,
-      // a frame or more after the focus moves: on a busy machine, look again for up to 1 s.
+      // a frame or more after the focus moves: on a busy machine, look again for up to 3 s
+      // (1 s was not always enough on a loaded CI machine: five Base Web controls at once).
       let seen = indicator(e, unfocused.get(id(e)));
-      for (let t = 0; known && !seen.found.length && t < 20; t++) {
+      for (let t = 0; known && !seen.found.length && t < 60; t++) {
         await new Promise(r => setTimeout(r, 50));
         seen = indicator(e, unfocused.get(id(e)));
       }
