@@ -152,8 +152,7 @@ def scrubber(last_epoch: int) -> int:
     # One row: the buttons as wide as their labels ("Back" and "Next" whole at every width,
     # where fixed columns cut them to "B…"), the slider the rest.
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-    back = slider = forward = row
-    back.button(
+    row.button(
         "Back",
         key="replay_back",
         icon=":material/chevron_left:",
@@ -163,7 +162,7 @@ def scrubber(last_epoch: int) -> int:
         args=(max(epoch - 1, 0),),
         width="content",
     )
-    slider.slider(
+    row.slider(
         "Epoch",
         0,
         last_epoch,
@@ -173,7 +172,7 @@ def scrubber(last_epoch: int) -> int:
         "over every training image.",
         width="stretch",
     )
-    forward.button(
+    row.button(
         "Next",
         key="replay_next",
         icon=":material/chevron_right:",
