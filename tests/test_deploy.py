@@ -436,3 +436,35 @@ def test_make_run_and_the_benches_start_the_app_warm_and_capped_at_one_torch_thr
     with pytest.raises(RuntimeError, match="stop"):
         serve.main([])
     assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_serve_freezes_what_the_warm_up_made_before_streamlit_serves(monkeypatch, tmp_path) -> None:
+    import gc
+
+    from streamlit.web import cli
+
+    made = []
+
+    def warm_up() -> list[str]:
+        cycle: list = []
+        cycle.append(cycle)  # a cycle, so the collector tracks it
+        made.append(cycle)
+        return ["untrained"]
+
+    seen = {}
+
+    def streamlit_main(args, prog_name):
+        seen["frozen"] = gc.get_freeze_count()
+        seen["warm-up object frozen"] = not any(o is made[0] for o in gc.get_objects())
+        return 0
+
+    monkeypatch.setattr(serve, "warm_up", warm_up)
+    monkeypatch.setattr(serve, "READY_FILE", tmp_path / "ready")
+    monkeypatch.setattr(cli, "main", streamlit_main)
+    try:
+        assert serve.main([]) == 0
+    finally:
+        gc.unfreeze()
+    # Frozen objects are out of every generation: a full collection no longer walks them.
+    assert seen == {"frozen": seen["frozen"], "warm-up object frozen": True}
+    assert seen["frozen"] > 1000
