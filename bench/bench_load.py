@@ -174,7 +174,7 @@ SIDE_VISITS: dict[str, tuple[str, tuple[Step, ...], int]] = {
 }
 OTHERS = "the others"  # the tables' name for a mixed class's main group
 RUN_ALL_APPS = ("app", "own", "trivial")  # bench.run_all's short run: no jobs
-JOB_APPS = ("start", "optimise")  # the visits that start jobs (worker processes)
+JOB_APPS = ("start", "optimise", "own")  # the visits that start jobs (own: integrated gradients)
 # --with-training: the run one more tab starts before the class and watches meanwhile (the
 # default data and settings, three epochs: about 40 s on an idle 2-core server).
 TRAINING_LINK = "train?ep=3"
