@@ -69,3 +69,45 @@ def test_the_warm_up_starts_only_under_a_server(monkeypatch) -> None:
 @pytest.mark.parametrize("dataset", ["cifar10", "mnist"])
 def test_every_shipped_networks_gallery_is_warmed(dataset: str) -> None:
     assert warm.warm_gallery(datasets=(dataset,), limit=2) == 2
+
+
+def test_the_warm_up_writes_to_no_students_page() -> None:
+    """Started by a student's run, the thread must not carry that run's script context: a
+    cache miss's spinner ("Loading the network…") would land in the student's page after
+    their run and stay there, over what they click. And its cache misses log nothing."""
+
+    def script() -> None:
+        import streamlit as st
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        from explorer.ui import warm
+        from explorer.ui.network import builtin_model
+
+        seen = {}
+
+        def work() -> None:
+            seen["context"] = get_script_run_ctx(suppress_warning=True)
+            builtin_model.clear()
+            builtin_model("untrained", "cpu")  # a miss, with its spinner
+            seen["hit"] = builtin_model("untrained", "cpu") is builtin_model("untrained", "cpu")
+
+        assert get_script_run_ctx() is not None  # the student's run has one
+        thread = warm.warming_thread(work)
+        thread.start()
+        thread.join()
+        st.write(f"context {seen['context']} hit {seen['hit']}")
+
+    import logging
+
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    streamlits = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    streamlits.addHandler(handler)  # Streamlit's loggers do not propagate to pytest's
+    try:
+        at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    finally:
+        streamlits.removeHandler(handler)
+    assert not at.exception
+    assert at.markdown[0].value == "context None hit True"
+    assert not [r for r in logged if r.threadName == warm.THREAD_NAME]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import streamlit as st
 
@@ -83,12 +83,28 @@ def start_warming() -> None:
         _started()
 
 
+THREAD_NAME = "warm-gallery"
+
+
 @st.cache_resource(show_spinner=False)
 def _started() -> threading.Thread:
-    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
-
-    thread = threading.Thread(target=_run, name="warm-gallery", daemon=True)
-    # The caches are Streamlit's: they look for a script context (only to warn without one).
-    add_script_run_ctx(thread, get_script_run_ctx())
+    thread = warming_thread()
     thread.start()
     return thread
+
+
+def warming_thread(target: Callable[[], None] = _run) -> threading.Thread:
+    """The warm-up's thread (not started), with no script context, whichever run starts it. A
+    cache miss's spinner goes wherever the thread's context sends: given the first student's,
+    the network's "Loading the network…" landed in that student's page after their run had
+    ended, stayed there and covered what they clicked next (the Train page's Start button).
+    Without one it goes nowhere; Streamlit's caches only warn, and those warnings (one a call)
+    are dropped for this thread."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        _not_from_the_warm_up
+    )
+    return threading.Thread(target=target, name=THREAD_NAME, daemon=True)
+
+
+def _not_from_the_warm_up(record: logging.LogRecord) -> bool:
+    return record.threadName != THREAD_NAME
