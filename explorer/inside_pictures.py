@@ -13,14 +13,14 @@ import numpy as np
 
 from explorer import render
 from explorer.inside import PoolTrace
-from explorer.numbers import format_value
+from explorer.numbers import display_value
 
 WINNER = "#e67e00"  # the max-pool winner: orange reads on every colour of viridis
 FRAME = "#fff"  # the rest of the window: white, on viridis's dark end where most cells are
 
 
 def _fmt(value: float) -> str:
-    return format_value(value)  # the playground's rule for writing numbers
+    return display_value(value)  # the playground's rule for writing numbers, with a true minus
 
 
 def number_grid_html(

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from explorer.numbers import format_value
+from explorer.numbers import display_value
 
 if TYPE_CHECKING:
     from explorer.architecture import LayerRow
@@ -217,11 +217,11 @@ def grid_html(
 ) -> str:
     """A small H×W matrix as an HTML table: each cell coloured by its value (``colourise``,
     over ``vmin``..``vmax`` when given) with the number written in it as the player writes
-    numbers, dark text on light cells."""
+    numbers (with a true minus, −), dark text on light cells."""
     colours = colourise(values, cmap, vmin, vmax)
     font = max(9, min(15, cell_px // 3))
-    texts = [[html.escape(format_value(v)) for v in row] for row in values]
-    # Wide numbers (a learned filter's "-0.2385") get wider cells instead of touching the edges.
+    texts = [[html.escape(display_value(v)) for v in row] for row in values]
+    # Wide numbers (a learned filter's "−0.2385") get wider cells instead of touching the edges.
     longest = max((len(t) for row in texts for t in row), default=1)
     width = max(cell_px, round(longest * font * 0.62) + 10)
     rows = []
@@ -255,10 +255,10 @@ def colour_bar_html(values: np.ndarray, width_px: int = 320, cmap: ColourMap = "
     label = 'style="font-variant-numeric:tabular-nums;font-size:0.85rem"'
     return (
         '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.25rem 0 0.5rem 0">'
-        f"<span {label}>{html.escape(format_value(lo))}</span>"
+        f"<span {label}>{html.escape(display_value(lo))}</span>"
         f'<span style="display:inline-block;width:{width_px}px;height:14px;border:1px solid #ccc;'
         f'background:linear-gradient(to right, {stops})"></span>'
-        f"<span {label}>{html.escape(format_value(hi))}</span>"
+        f"<span {label}>{html.escape(display_value(hi))}</span>"
         f'<span style="font-size:0.85rem;color:#555">{meaning}</span></div>'
     )
 

@@ -52,4 +52,4 @@ def test_a_pool_step_fills_the_pooled_map_up_to_it() -> None:
 def test_numbers_are_escaped_and_labelled() -> None:
     html = pics.number_grid_html(np.array([[1.5, -2.0]]), "diverging", label='a "b" <c>')
     assert 'aria-label="a &quot;b&quot; &lt;c&gt;"' in html
-    assert ">1.5</td>" in html and ">-2</td>" in html
+    assert ">1.5</td>" in html and ">−2</td>" in html  # a true minus, as in sentences

@@ -57,8 +57,9 @@ def reference_stages(model: SimpleCNN, key: str) -> dict[str, np.ndarray]:
     return {k: v[0].numpy() for k, v in s.items()}
 
 
-# "**relu1[3, 4, 4] = max(0, conv1[3, 4, 4]) = max(0, -0.3298) = 0**": the value ends the bold
-HEADLINE = re.compile(r"^\*\*(\w+)\[([\d, ]+)\] = (?:[^*]* = )?(-?[\d.e+-]+)\*\*")
+# "**relu1[3, 4, 4] = max(0, conv1[3, 4, 4]) = max(0, −0.3298) = 0**": the value ends the bold
+# (written with a true minus, −; an exponent keeps its own: 1.235e−5).
+HEADLINE = re.compile(r"^\*\*(\w+)\[([\d, ]+)\] = (?:[^*]* = )?(−?[\d.e+−]+)\*\*")
 
 
 def headline(at: AppTest) -> tuple[str, tuple[int, ...], float]:
@@ -67,7 +68,7 @@ def headline(at: AppTest) -> tuple[str, tuple[int, ...], float]:
         found = HEADLINE.match(m.value)
         if found:
             cell = tuple(int(v) for v in found.group(2).split(","))
-            return found.group(1), cell, float(found.group(3))
+            return found.group(1), cell, float(found.group(3).replace("−", "-"))
     raise AssertionError("no arithmetic on the page")
 
 
@@ -122,7 +123,9 @@ def test_the_clickable_numbers_are_the_maps_numbers(at, reference_model) -> None
 def test_softmax_table_is_torch_softmax(at, reference_model) -> None:
     expected = reference_stages(reference_model, at.selectbox(key="net_image").value)
     at.selectbox(key="in_stage").set_value("softmax").run()
-    table = next(m.value for m in at.markdown if m.value.startswith("| class | score"))
+    table = next(m.value for m in at.markdown if m.value.startswith("| class | score")).replace(
+        "−", "-"
+    )
     rows = re.findall(
         r"^\| \**(\d+): (\w+)\** \| ([^|]+) \| ([^|]+) \| \**([\d.]+)\**", table, re.M
     )
@@ -150,7 +153,9 @@ def test_the_conv_table_lists_pytorchs_channel_sums_and_adds_up(at, reference_mo
     with torch.no_grad():
         sums = (window * reference_model.conv2.weight[0]).sum(dim=(1, 2)).double().numpy()
         bias = float(reference_model.conv2.bias[0])
-    table = next(m.value for m in at.markdown if m.value.startswith("| one sum per input"))
+    table = next(m.value for m in at.markdown if m.value.startswith("| one sum per input")).replace(
+        "−", "-"
+    )
     rows = dict(re.findall(r"^\| (.+?) \| \**(-?[\d.e+-]+)\** \|$", table, re.M))
     listed = {
         int(name.removeprefix("pool1 channel ")): float(value)
@@ -360,6 +365,8 @@ def test_uploaded_weights_with_many_classes(at) -> None:
     at.selectbox(key="in_stage").set_value("softmax").run()
     at.selectbox(key="in_unit").set_value(250).run()
     assert not at.exception
-    table = next(m.value for m in at.markdown if m.value.startswith("| class | score"))
+    table = next(m.value for m in at.markdown if m.value.startswith("| class | score")).replace(
+        "−", "-"
+    )
     assert "**250: class 250**" in table and "| the other 289 classes |" in table
     assert at.selectbox(key="in_target").value < 300

@@ -53,7 +53,7 @@ def app(page: str, **params: str) -> AppTest:
 
 def headline_value(at: AppTest) -> tuple[str, float]:
     for m in at.markdown:
-        found = re.match(r"^\*\*(\w+\[[\d, ]+\]) = (-?[\d.e+-]+)\*\*", m.value)
+        found = re.match(r"^\*\*(\w+\[[\d, ]+\]) = (-?[\d.e+-]+)\*\*", m.value.replace("−", "-"))
         if found:
             return found.group(1), float(found.group(2))
     raise AssertionError("no arithmetic on the page")

@@ -138,7 +138,9 @@ def pick_cell(at: AppTest, stage: str, cell: tuple[int, int, int]) -> None:
 def headline(at: AppTest) -> tuple[str, float]:
     """("conv2[0, 4, 4]", its value) as the arithmetic starts."""
     for m in at.markdown:
-        found = re.match(r"^\*\*(\w+\[[\d, ]+\]) = (?:[^*]* = )?(-?[\d.e+-]+)\*\*", m.value)
+        found = re.match(
+            r"^\*\*(\w+\[[\d, ]+\]) = (?:[^*]* = )?(-?[\d.e+-]+)\*\*", m.value.replace("−", "-")
+        )
         if found:
             return found.group(1), float(found.group(2))
     raise AssertionError("no arithmetic on the page")
@@ -152,7 +154,7 @@ def table(at: AppTest, header: str) -> list[list[str]]:
 
 
 def number(text: str) -> float:
-    return float(text.strip("*").replace("=", "").strip())
+    return float(text.strip("*").replace("=", "").strip().replace("−", "-"))  # true minus
 
 
 def read_back(pixels: np.ndarray, bar: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -104,7 +104,8 @@ def legend_parts(legend: str) -> tuple[float, float, list[tuple[int, ...]]]:
     numbers = re.findall(r"tabular-nums;font-size:[\d.]+rem\">([^<]*)</span>", legend)
     gradient = re.search(r"linear-gradient\(to right, (.*?)\)\"", legend).group(1)
     stops = [tuple(map(int, s)) for s in re.findall(r"rgb\((\d+),(\d+),(\d+)\)", gradient)]
-    return float(numbers[0]), float(numbers[1]), stops
+    low, high = (float(n.replace("−", "-")) for n in numbers[:2])  # written with a true minus
+    return low, high, stops
 
 
 def test_the_overlays_colours_follow_their_legends(model, airplane) -> None:

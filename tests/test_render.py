@@ -85,7 +85,7 @@ def test_colour_bar_png_matches_the_stage_colour_bar(kind: str) -> None:
 def test_grid_html_writes_each_number_in_its_coloured_cell() -> None:
     page = render.grid_html(np.array([[-1.0, 0.0], [0.5, 1 / 3]]), "diverging", 30)
     assert page.count("<tr>") == 2 and page.count("<td") == 4
-    assert ">-1</td>" in page and ">0.5</td>" in page and ">0.3333</td>" in page
+    assert ">−1</td>" in page and ">0.5</td>" in page and ">0.3333</td>" in page  # a true minus
     assert "background:rgb(247,246,246);color:#000" in page  # 0 is white, written in dark ink
 
 
@@ -94,12 +94,12 @@ def test_grid_html_keeps_the_cell_size_for_short_numbers_and_widens_for_long_one
     assert "width:30px" in short
     long = render.grid_html(np.array([[-0.2385248, 0.0]]), "diverging", 30)
     width = int(re.search(r"min-width:(\d+)px", long).group(1))
-    assert width > 30  # "-0.2385" does not fit in 30 px at the grid's font size
+    assert width > 30  # "−0.2385" does not fit in 30 px at the grid's font size
 
 
 def test_colour_bar_html_shows_the_symmetric_ends() -> None:
     bar = render.colour_bar_html(np.array([-0.5, 2.0]), width_px=100)
-    assert ">-2</span>" in bar and ">2</span>" in bar
+    assert ">−2</span>" in bar and ">2</span>" in bar
     assert "width:100px" in bar and "linear-gradient(to right, rgb(5,48,97)" in bar
 
 

@@ -15,7 +15,7 @@ from explorer import render
 from explorer.features import Activations, ModelInput
 from explorer.inside import pool_trace
 from explorer.network_state import INSIDE_CHOICES, InsideState
-from explorer.numbers import format_value as fmt
+from explorer.numbers import display_value as fmt
 from explorer.stages import SCORE_STAGES, STAGE_BY_NAME, shown_as
 from explorer.ui.network import NetworkContext
 from explorer.ui.state import Bound

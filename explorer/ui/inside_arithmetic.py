@@ -21,7 +21,7 @@ from explorer.inside import (
     flatten_index,
     unflatten_index,
 )
-from explorer.numbers import format_value as fmt
+from explorer.numbers import display_value as fmt
 from explorer.stages import LOGITS
 
 SOFTMAX_ROWS = 10  # a head of up to 1,000 classes: the table lists the 10 most probable

@@ -14,7 +14,6 @@ import streamlit as st
 from explorer import render
 from explorer.heavy import Explain, HeavyFailed, Optimise
 from explorer.numbers import display_value as shown
-from explorer.numbers import format_value as fmt
 from explorer.ui import content, heavy, widgets
 from explorer.ui.inside_arithmetic import article, cell_name
 from explorer.ui.network import NetworkContext
@@ -223,7 +222,7 @@ def show_gallery_top(
             content.field_png(image, box),
             width="stretch",
             output_format="PNG",
-            caption=f"{item.label_name}: {fmt(scores.peak[i, channel])} at ({r}, {c})",
+            caption=f"{item.label_name}: {shown(scores.peak[i, channel])} at ({r}, {c})",
             alt=f"A {item.label_name} from the gallery. {field_alt(box)}",
         )
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from explorer.numbers import format_value
+from explorer.numbers import display_value
 from tests.browser.conftest import SCRIPT_DONE, wait_for_app
 
 MATRIX = np.arange(1.0, 26.0).reshape(5, 5)  # the playground's default typed numbers
@@ -149,7 +149,7 @@ def test_typing_into_every_cell_lands_in_that_cell(page, n: int) -> None:
     assert link_cells(page) == typed
     # The kernel grid shown beside the editor holds the parsed values in the same places; the
     # page is re-drawn by the last run, so wait for the grid rather than read it at once.
-    shown = [[format_value(v) for v in row] for row in kernel]
+    shown = [[display_value(v) for v in row] for row in kernel]  # a true minus, as the page
     wait_until(lambda: shown in kernel_tables(page), CELL_TIMEOUT_S)
     tables = kernel_tables(page)
     shown_kernel = next(t for t in tables if len(t) == n and len(t[0]) == n)
