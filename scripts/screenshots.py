@@ -17,12 +17,15 @@ from scripts.chromium import launch_chromium
 from scripts.server import serve
 
 PRESENTER = [
+    ("?present=1", "presenter_home"),
     (
         "convolution?present=1&hide=image,kernel,settings&k=laplacian_8&sample=ship",
         "presenter_convolution",
     ),
     ("feature_maps?present=1&hide=input,sees,compare,detail,filters", "presenter_feature_maps"),
     ("network?present=1&hide=table,parameters,print,dropout", "presenter_network"),
+    ("inside?present=1", "presenter_inside"),
+    ("train?present=1", "presenter_train"),
 ]
 PHONE = [("convolution", "phone_convolution"), ("feature_maps", "phone_feature_maps")]
 # True once Streamlit has finished the current run (the same check as the browser tests').
