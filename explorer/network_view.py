@@ -14,6 +14,7 @@ import numpy as np
 from explorer.architecture import LayerRow
 from explorer.features import predictions, preprocess
 from explorer.model import Preprocessing
+from explorer.numbers import with_minus
 from explorer.render import _LAYER_FILL as LAYER_FILL  # the graphviz diagram's colours
 from explorer.stages import StageKind
 
@@ -94,8 +95,8 @@ def legend_text(kind: StageKind, low: float, high: float, per_map: bool) -> str:
             )
         return "Each map: darkest = 0, yellow = its own highest value."
     if kind == "signed":
-        return f"blue {low:.3g} · white 0 · red {high:.3g}"
-    return f"dark {low:.3g} · yellow {high:.3g}"
+        return with_minus(f"blue {low:.3g} · white 0 · red {high:.3g}")
+    return with_minus(f"dark {low:.3g} · yellow {high:.3g}")
 
 
 # ============================================================================================

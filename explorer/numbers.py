@@ -244,11 +244,17 @@ def parse_matrix(text: str, max_size: int = MAX_MATRIX_SIDE) -> np.ndarray:
 # ----------------------------------------------------------------------------- writing numbers
 
 
+def with_minus(text: str) -> str:
+    """``text``, a number formatted any way (``f"{x:.3g}"``), with a true minus sign (−) for
+    each hyphen-minus: for numbers in sentences a student reads."""
+    return text.replace("-", "\u2212")
+
+
 def display_value(x: float) -> str:
     """``format_value`` with a true minus sign (−, U+2212), for numbers in sentences a student
     reads — the player writes them so too. (``format_value`` keeps ``-`` for what is copied:
     code, CSV, typed kernels.)"""
-    return format_value(x).replace("-", "\u2212")
+    return with_minus(format_value(x))
 
 
 def format_value(x: float) -> str:

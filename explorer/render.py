@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from explorer.numbers import display_value
+from explorer.numbers import display_value, with_minus
 
 if TYPE_CHECKING:
     from explorer.architecture import LayerRow
@@ -300,6 +300,7 @@ def bars_html(values: Sequence[tuple[str, float]], highlight: str, fmt: str) -> 
         share = 100 * abs(value) / top / (2 if signed else 1)
         left = (50 - share if value < 0 else 50) if signed else 0
         weight = "font-weight:600;" if name == highlight else ""
+        written = html.escape(with_minus(format(value, fmt)))  # a true minus, as in sentences
         rows.append(
             f'<tr><td style="padding:1px 8px 1px 0;white-space:nowrap;{weight}">'
             f"{html.escape(name)}</td>"
@@ -308,6 +309,6 @@ def bars_html(values: Sequence[tuple[str, float]], highlight: str, fmt: str) -> 
             f'<div style="position:absolute;left:{left:.2f}%;width:{share:.2f}%;top:0;'
             f'bottom:0;background:{colour}"></div></div></td>'
             f'<td style="padding:1px 0 1px 8px;text-align:right;white-space:nowrap;{weight}'
-            f'font-variant-numeric:tabular-nums">{html.escape(format(value, fmt))}</td></tr>'
+            f'font-variant-numeric:tabular-nums">{written}</td></tr>'
         )
     return f'<table style="width:100%;border-collapse:collapse">{"".join(rows)}</table>'

@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer.errors import literal_markdown
 from explorer.network_view import verdict
+from explorer.numbers import with_minus
 from explorer.stages import LOGITS
 from explorer.ui import content, path, widgets
 from explorer.ui import feature_maps as view
@@ -101,7 +102,7 @@ if show.shows("sees"):
             )
             col.caption(
                 f"(pixel/255 − {channel.mean:.4g}) / {channel.std:.4g} → from "
-                f"**{channel.low:.3f}** to **{channel.high:.3f}**"
+                f"**{with_minus(f'{channel.low:.3f}')}** to **{with_minus(f'{channel.high:.3f}')}**"
             )
         st.caption(
             "The network does not see 0–255: each channel is scaled to 0–1, then the training "

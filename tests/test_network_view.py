@@ -40,7 +40,9 @@ def test_channel_views_are_the_normalised_input() -> None:
 
 
 def test_legend_text() -> None:
-    assert legend_text("signed", -2.5, 2.5, False) == "blue -2.5 · white 0 · red 2.5"
+    assert (
+        legend_text("signed", -2.5, 2.5, False) == "blue −2.5 · white 0 · red 2.5"
+    )  # a true minus
     assert legend_text("nonnegative", 0, 3.25, False) == "dark 0 · yellow 3.25"
     assert legend_text("signed", -1, 1, True).startswith("Each map:")
 

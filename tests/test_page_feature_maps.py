@@ -245,7 +245,9 @@ def test_logits_shown_are_the_model_scores(at: AppTest) -> None:
     classes = {c.key: c for c in builtin_weights()}["simplecnn-cifar10"].classes
     rows = bars(at, "**fc2: the 10 scores (logits), before softmax**")
     for name, text in rows:
-        np.testing.assert_allclose(float(text), expected[classes.index(name)], rtol=5e-3)
+        np.testing.assert_allclose(
+            float(text.replace("\u2212", "-")), expected[classes.index(name)], rtol=5e-3
+        )
 
 
 @pytest.mark.parametrize("want_correct", [True, False])
@@ -286,7 +288,8 @@ def test_the_legend_numbers_are_the_stage_range(at: AppTest) -> None:
     with torch.no_grad():
         conv1 = model.conv1(reference_input(at))[0].numpy()
     bound = float(np.abs(conv1).max())
-    assert stage_figures(at)["conv1"].legend == f"blue {-bound:.3g} · white 0 · red {bound:.3g}"
+    expected = f"blue {-bound:.3g} · white 0 · red {bound:.3g}".replace("-", "−")
+    assert stage_figures(at)["conv1"].legend == expected  # written with a true minus
 
 
 def test_each_map_on_its_own_changes_the_pictures(at: AppTest) -> None:

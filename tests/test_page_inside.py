@@ -82,7 +82,7 @@ def captions(at: AppTest) -> list[str]:
 
 def float64_line(at: AppTest) -> float:
     text = next(m.value for m in at.markdown if m.value.startswith("In float64 this is"))
-    return float(re.search(r"\*\*(-?[\d.e+-]+)\*\*", text).group(1))
+    return float(re.search(r"\*\*(-?[\d.e+-]+)\*\*", text.replace("−", "-")).group(1))
 
 
 def test_default_page_explains_a_conv2_number_that_is_pytorchs(at, reference_model) -> None:

@@ -172,7 +172,7 @@ def legends(at: AppTest) -> list[tuple[float, float]]:
         found = re.fullmatch(
             r"(?:blue|dark) (-?[\d.e+-]+) · (?:white 0 · red|yellow) "
             r"(-?[\d.e+-]+)",
-            f.legend,
+            f.legend.replace("−", "-"),  # written with a true minus
         )
         if found:
             out.append((float(found.group(1)), float(found.group(2))))

@@ -72,6 +72,7 @@ def legend_bound(at: AppTest) -> float:
     """The largest |value| the maps' colour legend names ("blue -x · white 0 · red x")."""
     caption = next(c.value for c in at.caption if c.value.startswith("Map i is filter i"))
     low, high = re.search(r"blue (\S+) · white 0 · red (\S+),", caption).groups()  # type: ignore[union-attr]
+    low = low.replace("−", "-")  # written with a true minus
     assert float(low) == -float(high)
     return float(high)
 

@@ -29,6 +29,7 @@ from explorer.network_view import (
     stage_figures_html,
     verdict,
 )
+from explorer.numbers import with_minus
 from explorer.stage_pictures import stage_limits
 from explorer.stages import BLOCKS, CONV_OF_STAGE, SPATIAL_STAGES, STAGE_BY_NAME, STRIP_STAGES
 from explorer.ui import content, inside_links, playground, widgets
@@ -141,9 +142,11 @@ def show_map_detail(ctx: NetworkContext, acts: Activations, per_map: bool) -> No
         )
         stats = map_statistics(arr[index])
         st.markdown(
-            f"min **{stats['min']:.4g}** · max **{stats['max']:.4g}** · mean "
-            f"**{stats['mean']:.4g}** · std **{stats['std']:.4g}** · fraction zero "
-            f"**{stats['fraction_zero']:.1%}**"
+            with_minus(
+                f"min **{stats['min']:.4g}** · max **{stats['max']:.4g}** · mean "
+                f"**{stats['mean']:.4g}** · std **{stats['std']:.4g}** · fraction zero "
+                f"**{stats['fraction_zero']:.1%}**"
+            )
         )
         r, c = np.unravel_index(int(np.argmax(arr[index])), arr[index].shape)
         cell = (int(index), int(r), int(c))
@@ -160,7 +163,7 @@ def show_filter(ctx: NetworkContext, conv: str, layer: str, index: int) -> None:
     bias = float(biases(ctx.cpu_model, conv)[index])
     st.markdown(
         f"**The filter that made it: {conv} filter {index}** — {w.shape[0]} slices of 3×3, "
-        f"one per input channel, plus a bias of {bias:.4g}."
+        f"one per input channel, plus a bias of {with_minus(f'{bias:.4g}')}."
     )
     if layer != conv:
         st.caption(f"{layer} is computed from {conv}'s map {index}, so this is its filter.")

@@ -22,6 +22,7 @@ from explorer.inside import (
     unflatten_index,
 )
 from explorer.numbers import display_value as fmt
+from explorer.numbers import with_minus
 from explorer.stages import LOGITS
 
 SOFTMAX_ROWS = 10  # a head of up to 1,000 classes: the table lists the 10 most probable
@@ -52,10 +53,11 @@ def agreement(how: CellRecord) -> str:
     )
     order = "" if isinstance(how, SoftmaxCell) else ", adding in another order"
     return (
-        f"In float64 this is **{how.value:.10g}**; PyTorch computed **{captured}** in float32"
-        f"{order}. Difference {how.difference:.2g}: {verdict} (float32 keeps about 7 "
+        f"In float64 this is **{with_minus(f'{how.value:.10g}')}**; PyTorch computed "
+        f"**{with_minus(captured)}** in float32{order}. Difference "
+        f"{with_minus(f'{how.difference:.2g}')}: {verdict} (float32 keeps about 7 "
         f"significant digits; its rounding in {steps} can move the result by up to "
-        f"{how.bound:.2g})."
+        f"{with_minus(f'{how.bound:.2g}')})."
     )
 
 

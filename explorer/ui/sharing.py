@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer import render
 from explorer.features import ModelInput
-from explorer.numbers import NumberError, format_value
+from explorer.numbers import NumberError, display_value, format_value
 from explorer.sharing import (
     MODEL_SIDE,
     OUTLINED,
@@ -260,10 +260,10 @@ def positions_table(found: KernelLab) -> pd.DataFrame:
             {
                 "position": p.letter,
                 "row, column": f"{p.row}, {p.col}",
-                "before": format_value(p.before),
-                "after": format_value(p.after),
-                "change": format_value(p.change),
-                "Σ (new w − old w) × pixel": format_value(p.expected_change),
+                "before": display_value(p.before),
+                "after": display_value(p.after),
+                "change": display_value(p.change),
+                "Σ (new w − old w) × pixel": display_value(p.expected_change),
             }
         )
     return pd.DataFrame(rows).set_index("position")
