@@ -245,8 +245,9 @@ def parse_matrix(text: str, max_size: int = MAX_MATRIX_SIDE) -> np.ndarray:
 
 
 def with_minus(text: str) -> str:
-    """``text``, a number formatted any way (``f"{x:.3g}"``), with a true minus sign (−) for
-    each hyphen-minus: for numbers in sentences a student reads."""
+    """``text`` with a true minus sign (−) for each hyphen-minus: for a number formatted any
+    way (``f"{x:.3g}"``), or a line whose only hyphens are its numbers' signs (a colour
+    legend), that a student reads."""
     return text.replace("-", "\u2212")
 
 

@@ -102,7 +102,7 @@ if show.shows("sees"):
             )
             col.caption(
                 f"(pixel/255 − {channel.mean:.4g}) / {channel.std:.4g} → from "
-                f"**{with_minus(f'{channel.low:.3f}')}** to **{with_minus(f'{channel.high:.3f}')}**"
+                + with_minus(f"**{channel.low:.3f}** to **{channel.high:.3f}**")
             )
         st.caption(
             "The network does not see 0–255: each channel is scaled to 0–1, then the training "

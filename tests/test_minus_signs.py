@@ -58,3 +58,13 @@ def test_negative_numbers_are_written_with_a_true_minus(page: str, params: dict)
         t[max(0, m.start() - 30) : m.end() + 8] for t in texts for m in HYPHEN_NUMBER.finditer(t)
     ]
     assert hyphens == []
+
+
+def test_an_edited_weight_is_reported_with_a_true_minus() -> None:
+    """The sharing lab's "Changed — a: 0.1 → −0.5" line, after a weight is typed over."""
+    at = open_page("pages/why_sharing.py")
+    at.text_input(key="share_w4").input("-0.5").run()
+    assert not at.exception
+    changed = next(c.value for c in at.caption if c.value.startswith("Changed —"))
+    assert "\u22120.5." in changed, changed  # the typed −0.5, the last number of the line
+    assert not HYPHEN_NUMBER.search(changed), changed

@@ -197,8 +197,8 @@ def kernel_editor(learned: np.ndarray) -> None:
     if state.edits:
         kernel = state.kernel(learned)
         changes = "; ".join(
-            f"{weight_name(cell).lower()}: {_shown(learned, cell)} → "
-            f"{format_value(float(kernel.ravel()[cell]))}"
+            f"{weight_name(cell).lower()}: {display_value(float(learned.ravel()[cell]))} → "
+            f"{display_value(float(kernel.ravel()[cell]))}"
             for cell, _ in state.edits
         )
         st.caption(f"Changed — {changes}.")
